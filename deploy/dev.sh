@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One entry for a fresh machine: installs what is missing, then runs the main job or the tests.
+#   bash deploy/dev.sh main   # the main job
+#   bash deploy/dev.sh test   # lint, type-check and the test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+stamp="$venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    "$venv/bin/pip" install --quiet --upgrade pip
+    "$venv/bin/pip" install --quiet -e '.[dev]'
+    touch "$stamp"
+fi
+export PATH="$PWD/$venv/bin:$PATH"
+case "${1:-}" in
+    main)
+        shift
+        exec gateway tour "$@"
+        ;;
+    test)
+        shift
+        ruff check gateway tests bench simulator
+        ruff format --check gateway tests bench simulator
+        mypy
+        exec pytest "$@"
+        ;;
+    *)
+        echo "usage: bash deploy/dev.sh main|test [args...]" >&2
+        exit 2
+        ;;
+esac

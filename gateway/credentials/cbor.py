@@ -31,9 +31,7 @@ def decode(data: bytes) -> Any:
         raise CborError(f"expected bytes, got {type(data).__name__}")
     stream = io.BytesIO(data)
     try:
-        value = cbor2.CBORDecoder(
-            stream, max_depth=MAX_DEPTH, allow_duplicate_keys=False
-        ).decode()
+        value = cbor2.CBORDecoder(stream, max_depth=MAX_DEPTH, allow_duplicate_keys=False).decode()
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise CborError(f"undecodable CBOR: {exc}") from exc
     # cbor2.loads silently ignores what follows the first item; a signed

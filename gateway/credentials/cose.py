@@ -101,7 +101,9 @@ def parse_sign1(value: Any) -> Sign1:
         if len(body) != 4:
             raise CoseError("COSE_Sign1 must have four elements")
         protected_bytes = expect_bytes(body[0], "COSE_Sign1 protected")
-        protected = expect_map(decode(protected_bytes), "protected header") if protected_bytes else {}
+        protected = (
+            expect_map(decode(protected_bytes), "protected header") if protected_bytes else {}
+        )
         unprotected = expect_map(body[1], "unprotected header")
         payload = body[2]
         if payload is not None and not isinstance(payload, bytes):

@@ -339,7 +339,9 @@ def parse_mso(issuer_auth: cose.Sign1) -> MobileSecurityObject:
         if mso.get("digestAlgorithm") != DIGEST_ALGORITHM:
             raise MdocError(f"digestAlgorithm {mso.get('digestAlgorithm')!r} is not SHA-256")
         digests: dict[str, dict[int, bytes]] = {}
-        for namespace, table in expect_map(field(mso, "valueDigests", "MSO"), "valueDigests").items():
+        for namespace, table in expect_map(
+            field(mso, "valueDigests", "MSO"), "valueDigests"
+        ).items():
             digests[expect_str(namespace, "namespace")] = {
                 expect_uint(k, "digestID"): expect_bytes(v, "digest")
                 for k, v in expect_map(table, "digests").items()

@@ -171,4 +171,3 @@ class TrustStore:
         if ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
             return "DS certificate must not claim anyExtendedKeyUsage"
         return None
-

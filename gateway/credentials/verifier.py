@@ -68,7 +68,7 @@ class VerifierOptions:
     accept_static_card: bool = False
 
 
-class _Denied(Exception):  # noqa: N818 - internal control flow, never escapes
+class _Denied(Exception):
     def __init__(self, reason: DenialReason, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
@@ -81,7 +81,7 @@ def verify(
     trust: TrustStore,
     status: StatusCache,
     now: dt.datetime,
-    options: VerifierOptions = VerifierOptions(),  # noqa: B008 - immutable
+    options: VerifierOptions = VerifierOptions(),
 ) -> Decision:
     """The verdict on ``presentation`` at ``now``. Never raises."""
     kind = _kind(presentation)
@@ -139,7 +139,9 @@ def _verify_mobile(
     except mdoc.MdocError as exc:
         raise _Denied(DenialReason.MALFORMED, f"MobileSecurityObject: {exc}") from exc
     if mso.doctype != doc.doctype:
-        raise _Denied(DenialReason.MALFORMED, f"MSO is for {mso.doctype}, document says {doc.doctype}")
+        raise _Denied(
+            DenialReason.MALFORMED, f"MSO is for {mso.doctype}, document says {doc.doctype}"
+        )
     _signed_while_signer_valid(mso.validity.signed, signer)
 
     claims = _disclosed_claims(doc, mso, options.namespace)
@@ -211,7 +213,9 @@ def _signed_while_signer_valid(signed: dt.datetime, signer: DocumentSigner) -> N
         )
 
 
-def _disclosed_claims(doc: mdoc.Document, mso: mdoc.MobileSecurityObject, namespace: str) -> dict[str, Any]:
+def _disclosed_claims(
+    doc: mdoc.Document, mso: mdoc.MobileSecurityObject, namespace: str
+) -> dict[str, Any]:
     claims: dict[str, Any] = {}
     for ns, items in doc.namespaces.items():
         signed = mso.value_digests.get(ns, {})
@@ -305,7 +309,9 @@ def _finish(
 ) -> Decision:
     known["valid_until"] = validity.valid_until
     if now < validity.valid_from:
-        raise _Denied(DenialReason.NOT_YET_VALID, f"valid from {validity.valid_from:%Y-%m-%d %H:%M}")
+        raise _Denied(
+            DenialReason.NOT_YET_VALID, f"valid from {validity.valid_from:%Y-%m-%d %H:%M}"
+        )
     if now > validity.valid_until:
         raise _Denied(DenialReason.EXPIRED, f"expired {validity.valid_until:%Y-%m-%d %H:%M}")
     missing = [name for name in REQUIRED_ELEMENTS if not isinstance(claims.get(name), str)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,7 +92,7 @@ class World:
         signer: pki.KeyPair | None = None,
         validity: mdoc.ValidityInfo | None = None,
         doctype: str = csid.DOCTYPE,
-        status: dict[str, Any] | None | bool = True,
+        status: dict[str, Any] | bool | None = True,
     ) -> Holder:
         signer = signer or self.ds
         device_key = ec.generate_private_key(ec.SECP256R1())
@@ -148,11 +147,17 @@ def make_world(name: str = "행정안전부 IACA") -> World:
         name, organization="행정안전부", not_before=start, not_after=start + dt.timedelta(days=3650)
     )
     ds = pki.new_signer(
-        iaca, "행정안전부 DS 1", organization="행정안전부", not_before=start,
+        iaca,
+        "행정안전부 DS 1",
+        organization="행정안전부",
+        not_before=start,
         not_after=start + dt.timedelta(days=1000),
     )
     status_signer = pki.new_status_list_signer(
-        iaca, "행정안전부 상태목록", organization="행정안전부", not_before=start,
+        iaca,
+        "행정안전부 상태목록",
+        organization="행정안전부",
+        not_before=start,
         not_after=start + dt.timedelta(days=1000),
     )
     return World(iaca, ds, status_signer)
@@ -164,9 +169,9 @@ def world_template() -> World:
 
 
 @pytest.fixture
-def world(world_template: World) -> Iterator[World]:
+def world(world_template: World) -> World:
     # Keys are slow to make; statuses and indices are per test.
-    yield World(world_template.iaca, world_template.ds, world_template.status_signer)
+    return World(world_template.iaca, world_template.ds, world_template.status_signer)
 
 
 def transcript(seed: bytes = b"engagement") -> bytes:

@@ -48,7 +48,8 @@ def test_valid_mobile_presentation_is_granted_with_only_the_requested_claims(wor
     assert decision.reason is None
     assert decision.holder_id == "H0000001"
     assert set(decision.claims) == set(csid.DOOR_ELEMENTS)
-    assert csid.NAME not in decision.claims and csid.PORTRAIT not in decision.claims
+    assert csid.NAME not in decision.claims
+    assert csid.PORTRAIT not in decision.claims
     assert decision.issuer == "행정안전부 IACA"
     assert decision.status_index == holder.index
 
@@ -138,7 +139,10 @@ def test_device_mac_is_accepted_with_the_reader_key(world: World) -> None:
     reader = ec.generate_private_key(ec.SECP256R1())
     session = mdoc.session_transcript(b"engagement", reader.public_key(), None)
     response = mdoc.present(
-        holder.issuer_signed, holder.device_key, session, doctype=csid.DOCTYPE,
+        holder.issuer_signed,
+        holder.device_key,
+        session,
+        doctype=csid.DOCTYPE,
         reader_key_for_mac=reader.public_key(),
     )
     granted = check(world, MobilePresentation(response, session, reader_key=reader))
@@ -155,7 +159,9 @@ def test_expired_and_not_yet_valid(world: World) -> None:
     assert check(world, mobile(world, expired)).reason is DenialReason.EXPIRED
     future = world.issue(
         validity=world.validity(
-            signed=NOW, valid_from=NOW + dt.timedelta(hours=1), valid_until=NOW + dt.timedelta(days=9)
+            signed=NOW,
+            valid_from=NOW + dt.timedelta(hours=1),
+            valid_until=NOW + dt.timedelta(days=9),
         )
     )
     assert check(world, mobile(world, future)).reason is DenialReason.NOT_YET_VALID
@@ -165,7 +171,9 @@ def test_expired_and_not_yet_valid(world: World) -> None:
     ("status", "reason"),
     [(Status.INVALID, DenialReason.REVOKED), (Status.SUSPENDED, DenialReason.SUSPENDED)],
 )
-def test_status_list_revokes_and_suspends(world: World, status: Status, reason: DenialReason) -> None:
+def test_status_list_revokes_and_suspends(
+    world: World, status: Status, reason: DenialReason
+) -> None:
     holder = world.issue()
     world.set_status(holder.index, status)
     decision = check(world, mobile(world, holder))
@@ -232,7 +240,9 @@ def test_cloned_card_replaying_an_old_answer_is_refused(world: World) -> None:
 
 def test_card_answer_for_another_reader_or_an_old_challenge_is_refused(world: World) -> None:
     holder = world.issue_card()
-    elsewhere = check(world, tap_card(world, holder, reader_id="gwacheon-1"), reader_id="sejong-b6-g1")
+    elsewhere = check(
+        world, tap_card(world, holder, reader_id="gwacheon-1"), reader_id="sejong-b6-g1"
+    )
     assert elsewhere.reason is DenialReason.DEVICE_AUTH_FAILED
     stale = tap_card(world, holder, now=NOW - dt.timedelta(minutes=5))
     assert check(world, stale, reader_id="sejong-b6-g1").reason is DenialReason.DEVICE_AUTH_FAILED
@@ -274,17 +284,25 @@ def test_several_issuers_and_a_rotated_signer_all_verify(world: World) -> None:
     other = make_world("인사혁신처 IACA")
     start = NOW - dt.timedelta(days=10)
     rotated = pki.new_signer(
-        world.iaca, "행정안전부 DS 2", organization="행정안전부", not_before=start,
+        world.iaca,
+        "행정안전부 DS 2",
+        organization="행정안전부",
+        not_before=start,
         not_after=start + dt.timedelta(days=1000),
     )
     old_holder = world.issue()
-    new_holder = world.issue(signer=rotated, validity=world.validity(signed=start, valid_from=start))
+    new_holder = world.issue(
+        signer=rotated, validity=world.validity(signed=start, valid_from=start)
+    )
     trust = type(world.trust())([world.iaca.certificate, other.iaca.certificate])
     cache = world.status_cache()
     for holder in (old_holder, new_holder):
         decision = verify(mobile(world, holder), trust=trust, status=cache, now=NOW)
         assert decision.granted, decision
     # The other agency's credentials need its own status list; the chain still holds.
-    foreign = verify(mobile(other, other.issue()), trust=trust, status=cache, now=NOW)
+    own_list = {"status_list": {"idx": 0, "uri": "https://mpm.go.kr/status/9"}}
+    foreign = verify(
+        mobile(other, other.issue(status=own_list)), trust=trust, status=cache, now=NOW
+    )
     assert foreign.reason is DenialReason.UNKNOWN_STATUS
     assert foreign.issuer == "인사혁신처 IACA"

@@ -137,7 +137,11 @@ def new_signer(
 
 
 def new_status_list_signer(
-    iaca: KeyPair, common_name: str, *, organization: str, not_before: dt.datetime,
+    iaca: KeyPair,
+    common_name: str,
+    *,
+    organization: str,
+    not_before: dt.datetime,
     not_after: dt.datetime,
 ) -> KeyPair:
     return new_signer(

@@ -73,7 +73,8 @@ class Sign1:
         value = self.header(HEADER_X5CHAIN)
         if isinstance(value, bytes):
             return [value]
-        if isinstance(value, list) and value and all(isinstance(c, bytes) for c in value):
+        # cbor2 >= 6 decodes arrays inside a tag as tuples.
+        if isinstance(value, list | tuple) and value and all(isinstance(c, bytes) for c in value):
             return list(value)
         raise CoseError("x5chain header missing or not bstr / [+ bstr]")
 

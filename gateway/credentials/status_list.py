@@ -19,14 +19,24 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gateway.credentials.cbor import decode, encode
+from gateway.credentials.cbor import (
+    CborError,
+    decode,
+    encode,
+    expect_bytes,
+    expect_map,
+    expect_str,
+    expect_uint,
+    field,
+)
 from gateway.credentials.cose import (
     COSE_SIGN1_TAG,
     HEADER_KID,
@@ -39,7 +49,6 @@ from gateway.credentials.cose import (
 )
 
 TYP_STATUSLIST_CWT = "application/statuslist+cwt"
-CWT_TAG = 61  # RFC 8392 §6; the draft forbids it on a Status List Token
 HEADER_CRIT = 2
 CLAIM_SUB, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT = 2, 4, 5, 6
 CLAIM_STATUS_LIST, CLAIM_TTL = 65533, 65534
@@ -87,6 +96,11 @@ _OUTCOME_BY_VALUE: tuple[StatusOutcome, ...] = (
 ) + (StatusOutcome.UNKNOWN,) * 253
 
 
+def _check_bits(bits: int) -> None:
+    if bits not in ALLOWED_BITS or isinstance(bits, bool):
+        raise StatusListError(f"bits must be one of {ALLOWED_BITS}, not {bits!r}")
+
+
 class StatusList:
     """``bits`` per entry; entry i sits in byte i*bits//8 at bit offset (i*bits)%8."""
 
@@ -102,8 +116,7 @@ class StatusList:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __init__(self, size: int, bits: int = 2) -> None:
-        if bits not in ALLOWED_BITS or isinstance(bits, bool):
-            raise StatusListError(f"bits must be one of {ALLOWED_BITS}, not {bits!r}")
+        _check_bits(bits)
         if size < 0:
             raise ValueError("size must not be negative")
         self._init(bytearray((size * bits + 7) // 8), size, bits)
@@ -126,17 +139,10 @@ class StatusList:
     def size(self) -> int:
         return self._size
 
-    def __len__(self) -> int:
-        return self._size
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StatusList):
             return NotImplemented
-        return (self._bits, self._size, bytes(self._data)) == (
-            other._bits,
-            other._size,
-            bytes(other._data),
-        )
+        return (self._bits, self._size, self._data) == (other._bits, other._size, other._data)
 
     def __repr__(self) -> str:
         return f"StatusList(size={self._size}, bits={self._bits})"
@@ -153,9 +159,10 @@ class StatusList:
         self._data[byte] = cleared | (status << offset)
 
     def get(self, idx: int) -> Status:
-        if not 0 <= idx < self._size:
+        status = self.lookup(idx)
+        if status is None:
             raise IndexError(f"index {idx} outside 0..{self._size - 1}")
-        return self.lookup(idx)  # type: ignore[return-value]
+        return status
 
     def lookup(self, idx: int) -> Status | None:
         """The status at ``idx``, or None when out of range. The hot path: no allocation."""
@@ -178,8 +185,7 @@ class StatusList:
         cls, lst: bytes, bits: int, max_size: int = DEFAULT_MAX_ENTRIES
     ) -> StatusList:
         """Inflate ZLIB ``lst``, refusing over ``max_size`` entries. The result is read-only."""
-        if bits not in ALLOWED_BITS or isinstance(bits, bool):
-            raise StatusListError(f"bits must be one of {ALLOWED_BITS}, not {bits!r}")
+        _check_bits(bits)
         if not isinstance(lst, bytes | bytearray | memoryview):
             raise StatusListError("lst must be a byte string")
         limit = (max_size * bits + 7) // 8
@@ -212,14 +218,14 @@ class StatusReference:
     @classmethod
     def from_cbor_value(cls, value: Any) -> StatusReference:
         """Read the ``Status`` map; other status mechanisms beside ``status_list`` are ignored."""
-        info = value.get("status_list") if isinstance(value, dict) else None
-        if not isinstance(info, dict):
-            raise StatusListError("status: expected a map with a status_list map")
-        idx, uri = info.get("idx"), info.get("uri")
-        if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
-            raise StatusListError("status_list.idx must be an unsigned integer")
-        if not isinstance(uri, str) or not uri:
-            raise StatusListError("status_list.uri must be a non-empty text string")
+        try:
+            info = expect_map(field(expect_map(value, "status"), "status_list", "status"), "info")
+            idx = expect_uint(field(info, "idx", "status_list"), "status_list.idx")
+            uri = expect_str(field(info, "uri", "status_list"), "status_list.uri")
+        except CborError as exc:
+            raise StatusListError(str(exc)) from exc
+        if not uri:
+            raise StatusListError("status_list.uri must not be empty")
         return cls(idx, uri)
 
 
@@ -234,7 +240,7 @@ class StatusListToken:
     bits: int
     list: StatusList
     aggregation_uri: str | None = None
-    stale_at: int | None = field(init=False, repr=False, compare=False)
+    stale_at: int | None = dataclass_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ends = [self.expires_at] if self.expires_at is not None else []
@@ -284,16 +290,25 @@ def sign_status_list_token(
     return message.encode(tagged=True)
 
 
-def _int_claim(claims: dict[Any, Any], key: int, *, required: bool = False) -> int | None:
-    if key not in claims and not required:
-        return None
-    value = claims.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise StatusListError(f"claim {key} must be an integer")
-    return value
+class _Claims(NamedTuple):
+    """What a token says, before its signature is checked."""
+
+    message: Sign1
+    uri: str
+    issued_at: int
+    expires_at: int | None
+    not_before: int | None
+    ttl: int | None
+    bits: int
+    lst: bytes
+    aggregation_uri: str | None
 
 
-def _parse(token: bytes) -> tuple[Sign1, dict[Any, Any]]:
+def _optional(mapping: dict[Any, Any], key: Any, expect: Callable[[Any, str], Any]) -> Any:
+    return expect(mapping[key], f"claim {key!r}") if key in mapping else None
+
+
+def _parse(token: bytes) -> _Claims:
     """Decode and check structure and claims; cheap: no signature and no inflation yet."""
     try:
         item = decode(token)
@@ -304,54 +319,51 @@ def _parse(token: bytes) -> tuple[Sign1, dict[Any, Any]]:
             raise StatusListError(f"protected typ is not {TYP_STATUSLIST_CWT!r}")
         if HEADER_CRIT in message.protected:
             raise StatusListError("critical header parameters are not supported")
-        claims = decode(message.payload) if isinstance(message.payload, bytes) else None
-        if not isinstance(claims, dict):
-            raise StatusListError("the CWT claims are missing or not a map")
-        if not isinstance(claims.get(CLAIM_SUB), str) or not claims[CLAIM_SUB]:
-            raise StatusListError("claim sub (2) must be a non-empty text string")
-        _int_claim(claims, CLAIM_IAT, required=True)
-        _int_claim(claims, CLAIM_EXP)
-        _int_claim(claims, CLAIM_NBF)
-        ttl = _int_claim(claims, CLAIM_TTL)
-        if ttl is not None and ttl <= 0:
-            raise StatusListError("claim ttl (65534) must be positive")
-        inner = claims.get(CLAIM_STATUS_LIST)
-        if not isinstance(inner, dict):
-            raise StatusListError("claim status_list (65533) must be a map")
-        bits = inner.get("bits")
-        if not isinstance(bits, int) or isinstance(bits, bool) or bits not in ALLOWED_BITS:
-            raise StatusListError(f"status_list.bits must be one of {ALLOWED_BITS}")
-        if not isinstance(inner.get("lst"), bytes):
-            raise StatusListError("status_list.lst must be a byte string")
-        if not isinstance(inner.get("aggregation_uri", ""), str):
-            raise StatusListError("status_list.aggregation_uri must be a text string")
-    except StatusListError:
-        raise
+        claims = expect_map(decode(expect_bytes(message.payload, "payload")), "CWT claims")
+        uri = expect_str(field(claims, CLAIM_SUB, "CWT claims"), "claim sub (2)")
+        ttl = _optional(claims, CLAIM_TTL, expect_uint)
+        inner = expect_map(field(claims, CLAIM_STATUS_LIST, "CWT claims"), "status_list")
+        bits = expect_uint(field(inner, "bits", "status_list"), "status_list.bits")
+        parsed = _Claims(
+            message,
+            uri,
+            expect_uint(field(claims, CLAIM_IAT, "CWT claims"), "claim iat (6)"),
+            _optional(claims, CLAIM_EXP, expect_uint),
+            _optional(claims, CLAIM_NBF, expect_uint),
+            ttl,
+            bits,
+            expect_bytes(field(inner, "lst", "status_list"), "status_list.lst"),
+            _optional(inner, "aggregation_uri", expect_str),
+        )
     except (ValueError, TypeError, LookupError, OverflowError, RecursionError) as exc:
-        # CborError and CoseError are ValueErrors; the rest is belt and braces.
+        # CborError, CoseError and StatusListError are ValueErrors.
+        if isinstance(exc, StatusListError):
+            raise
         raise StatusListError(f"malformed Status List Token: {exc}") from exc
-    return message, claims
+    if not uri:
+        raise StatusListError("claim sub (2) must not be empty")
+    if ttl == 0:
+        raise StatusListError("claim ttl (65534) must be positive")
+    _check_bits(bits)
+    return parsed
 
 
-def _open(
-    message: Sign1, claims: dict[Any, Any], key: ec.EllipticCurvePublicKey, max_size: int
-) -> StatusListToken:
+def _open(parsed: _Claims, key: ec.EllipticCurvePublicKey, max_size: int) -> StatusListToken:
     """Check the signature, then inflate: hostile ZLIB is only looked at once it is signed."""
     try:
-        valid = verify_es256(message, key)
+        valid = verify_es256(parsed.message, key)
     except (ValueError, TypeError) as exc:
         raise StatusListError(f"signature check failed: {exc}") from exc
     if not valid:
         raise StatusListError("bad signature on the Status List Token")
-    inner = claims[CLAIM_STATUS_LIST]
     return StatusListToken(
-        uri=claims[CLAIM_SUB],
-        issued_at=claims[CLAIM_IAT],
-        expires_at=claims.get(CLAIM_EXP),
-        ttl=claims.get(CLAIM_TTL),
-        bits=inner["bits"],
-        list=StatusList.from_compressed(inner["lst"], inner["bits"], max_size),
-        aggregation_uri=inner.get("aggregation_uri"),
+        uri=parsed.uri,
+        issued_at=parsed.issued_at,
+        expires_at=parsed.expires_at,
+        ttl=parsed.ttl,
+        bits=parsed.bits,
+        list=StatusList.from_compressed(parsed.lst, parsed.bits, max_size),
+        aggregation_uri=parsed.aggregation_uri,
     )
 
 
@@ -363,10 +375,10 @@ def verify_status_list_token(
     max_size: int = DEFAULT_MAX_ENTRIES,
 ) -> StatusListToken:
     """Verify structure, typ, signature and claims. Time is not checked here (see StatusCache)."""
-    message, claims = _parse(token)
-    if expected_uri is not None and claims[CLAIM_SUB] != expected_uri:
-        raise StatusListError(f"token is for {claims[CLAIM_SUB]!r}, expected {expected_uri!r}")
-    return _open(message, claims, key, max_size)
+    parsed = _parse(token)
+    if expected_uri is not None and parsed.uri != expected_uri:
+        raise StatusListError(f"token is for {parsed.uri!r}, expected {expected_uri!r}")
+    return _open(parsed, key, max_size)
 
 
 KeyResolver = (
@@ -415,25 +427,23 @@ class StatusCache:
 
     def apply(self, token: bytes, now: int) -> StatusListToken:
         """Verify ``token`` and hold it if it is newer than what we have for its URI."""
-        message, claims = _parse(token)
-        uri, issued_at = claims[CLAIM_SUB], claims[CLAIM_IAT]
-        held = self._held.get(uri)
+        parsed = _parse(token)
+        held = self._held.get(parsed.uri)
         if held is not None and held.raw == token:
             return held.token
-        if held is not None and issued_at <= held.token.issued_at:
+        if held is not None and parsed.issued_at <= held.token.issued_at:
             raise StatusListError(
-                f"rollback refused for {uri!r}: iat {issued_at} is not newer "
+                f"rollback refused for {parsed.uri!r}: iat {parsed.issued_at} is not newer "
                 f"than the held {held.token.issued_at}"
             )
         # An iat far ahead would lock out every correct update until then.
-        not_before = max(issued_at, claims.get(CLAIM_NBF, issued_at))
-        if not_before > now + self._max_clock_skew:
-            raise StatusListError(f"token issued or valid only after {not_before} (now {now})")
-        expires_at = claims.get(CLAIM_EXP)
-        if expires_at is not None and now >= expires_at:
-            raise StatusListError(f"token expired at {expires_at} (now {now})")
-        verified = _open(message, claims, self._key_for(uri), self._max_size)
-        self._held[uri] = _Held(verified, bytes(token))
+        starts = max(parsed.issued_at, parsed.not_before or 0)
+        if starts > now + self._max_clock_skew:
+            raise StatusListError(f"token issued or valid only from {starts} (now {now})")
+        if parsed.expires_at is not None and now >= parsed.expires_at:
+            raise StatusListError(f"token expired at {parsed.expires_at} (now {now})")
+        verified = _open(parsed, self._key_for(parsed.uri), self._max_size)
+        self._held[parsed.uri] = _Held(verified, bytes(token))
         return verified
 
     def token(self, uri: str) -> StatusListToken | None:

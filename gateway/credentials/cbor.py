@@ -41,6 +41,37 @@ def decode(data: bytes) -> Any:
     return value
 
 
+def decode_signed(data: bytes) -> Any:
+    """Decode bytes whose exact value a digest or signature check then covers.
+
+    Such bytes cannot smuggle anything past the check with a trailing tail
+    (the tail is hashed too), so the stream position test of :func:`decode`
+    is skipped: it costs a BytesIO and a decoder per call, on the tap path.
+    """
+    if not isinstance(data, bytes):
+        raise CborError(f"expected bytes, got {type(data).__name__}")
+    try:
+        return cbor2.loads(data, max_depth=MAX_DEPTH, allow_duplicate_keys=False)
+    except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise CborError(f"undecodable CBOR: {exc}") from exc
+
+
+def wrapped_bytes(payload: bytes) -> bytes:
+    """The encoding of ``#6.24(bstr)`` around ``payload``, without a full encoder pass."""
+    size = len(payload)
+    if size < 24:
+        head = bytes((0x40 | size,))
+    elif size < 0x100:
+        head = bytes((0x58, size))
+    elif size < 0x10000:
+        head = b"\x59" + size.to_bytes(2, "big")
+    elif size < 0x100000000:
+        head = b"\x5a" + size.to_bytes(4, "big")
+    else:
+        head = b"\x5b" + size.to_bytes(8, "big")
+    return b"\xd8\x18" + head + payload
+
+
 def encode(value: Any) -> bytes:
     """Encode canonically (RFC 8949 §4.2.1 core deterministic encoding)."""
     return bytes(cbor2.dumps(value, canonical=True))

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from gateway.credentials.cbor import (
     CborError,
-    decode,
+    decode_signed,
     encode,
     expect_bytes,
     expect_list,
@@ -102,9 +102,10 @@ def parse_sign1(value: Any) -> Sign1:
         if len(body) != 4:
             raise CoseError("COSE_Sign1 must have four elements")
         protected_bytes = expect_bytes(body[0], "COSE_Sign1 protected")
-        protected = (
-            expect_map(decode(protected_bytes), "protected header") if protected_bytes else {}
-        )
+        # The protected header is covered by the signature, tail and all.
+        protected = {}
+        if protected_bytes:
+            protected = expect_map(decode_signed(protected_bytes), "protected header")
         unprotected = expect_map(body[1], "unprotected header")
         payload = body[2]
         if payload is not None and not isinstance(payload, bytes):

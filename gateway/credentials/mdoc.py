@@ -28,6 +28,7 @@ from gateway.credentials import cose
 from gateway.credentials.cbor import (
     CborError,
     decode,
+    decode_signed,
     encode,
     expect_bytes,
     expect_list,
@@ -37,6 +38,7 @@ from gateway.credentials.cbor import (
     field,
     tag24,
     untag24,
+    wrapped_bytes,
 )
 
 MSO_VERSION = "1.0"
@@ -126,7 +128,7 @@ def issue(
             }
             wrapped = tag24(encode(item))
             item_bytes[namespace].append(wrapped)
-            digests[namespace][digest_id] = hashlib.sha256(encode(wrapped)).digest()
+            digests[namespace][digest_id] = hashlib.sha256(wrapped_bytes(wrapped.value)).digest()
     mso: dict[str, Any] = {
         "version": MSO_VERSION,
         "digestAlgorithm": DIGEST_ALGORITHM,
@@ -170,9 +172,9 @@ def device_authentication_bytes(
         + encode("DeviceAuthentication")
         + transcript
         + encode(doctype)
-        + encode(tag24(device_namespaces_bytes))
+        + wrapped_bytes(device_namespaces_bytes)
     )
-    return encode(tag24(inner))
+    return wrapped_bytes(inner)
 
 
 def mac_key(
@@ -292,7 +294,7 @@ def _parse_document(value: Any) -> Document:
         namespaces[name] = [_parse_item(item) for item in expect_list(items, name)]
     device_signed = expect_map(field(doc, "deviceSigned", "Document"), "deviceSigned")
     device_ns = untag24(field(device_signed, "nameSpaces", "deviceSigned"), "DeviceNameSpacesBytes")
-    expect_map(decode(device_ns), "DeviceNameSpaces")
+    expect_map(decode_signed(device_ns), "DeviceNameSpaces")
     device_auth = expect_map(field(device_signed, "deviceAuth", "deviceSigned"), "deviceAuth")
     signature = device_auth.get("deviceSignature")
     mac = device_auth.get("deviceMac")
@@ -310,13 +312,13 @@ def _parse_document(value: Any) -> Document:
 
 def _parse_item(wrapped: Any) -> IssuerSignedItem:
     inner = untag24(wrapped, "IssuerSignedItemBytes")
-    item = expect_map(decode(inner), "IssuerSignedItem")
+    item = expect_map(decode_signed(inner), "IssuerSignedItem")
     expect_bytes(field(item, "random", "IssuerSignedItem"), "random")
     return IssuerSignedItem(
         digest_id=expect_uint(field(item, "digestID", "IssuerSignedItem"), "digestID"),
         identifier=expect_str(field(item, "elementIdentifier", "IssuerSignedItem"), "identifier"),
         value=field(item, "elementValue", "IssuerSignedItem"),
-        wrapped=encode(tag24(inner)),
+        wrapped=wrapped_bytes(inner),
     )
 
 
@@ -335,7 +337,8 @@ def parse_mso(issuer_auth: cose.Sign1) -> MobileSecurityObject:
         payload = issuer_auth.payload
         if payload is None:
             raise MdocError("IssuerAuth has no payload")
-        mso = expect_map(decode(untag24(decode(payload), "MobileSecurityObjectBytes")), "MSO")
+        mso_bytes = untag24(decode_signed(payload), "MobileSecurityObjectBytes")
+        mso = expect_map(decode_signed(mso_bytes), "MSO")
         if mso.get("digestAlgorithm") != DIGEST_ALGORITHM:
             raise MdocError(f"digestAlgorithm {mso.get('digestAlgorithm')!r} is not SHA-256")
         digests: dict[str, dict[int, bytes]] = {}

@@ -28,8 +28,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 # 18013-5 Annex B.1.4: extended key usage of an mdoc Document Signer.
 MDOC_DS_EKU = ObjectIdentifier("1.0.18013.5.1.2")
-# Ours, for the certificate that signs status list tokens (not an mdoc DS).
-STATUS_LIST_SIGNER_EKU = ObjectIdentifier("1.3.6.1.4.1.59425.1.1")
+# Ours, for the certificate that signs status list tokens (not an mdoc DS): a
+# UUID-derived OID (ITU-T X.667 arc 2.25), which needs no registration.
+STATUS_LIST_SIGNER_EKU = ObjectIdentifier("2.25.90071944347550808272758799933499659022")
 
 CACHE_SIZE = 4096
 _SHA256 = hashes.SHA256()

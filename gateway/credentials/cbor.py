@@ -21,6 +21,15 @@ MAX_DEPTH = 24
 ENCODED_CBOR_TAG = 24  # RFC 8949 §3.4.5.1: "encoded CBOR data item"
 
 
+def _refuse_value_sharing(*_: Any) -> Any:
+    raise cbor2.CBORDecodeError("value sharing (tags 28/29) is not used by 18013-5 and refused")
+
+
+# Tags 28/29 build shared and cyclic values: a few hundred bytes become a hash
+# bomb when used as a map key. Nothing we read uses them.
+_SEMANTIC = {28: _refuse_value_sharing, 29: _refuse_value_sharing}
+
+
 class CborError(ValueError):
     """The bytes are not the CBOR structure we expected."""
 
@@ -31,7 +40,9 @@ def decode(data: bytes) -> Any:
         raise CborError(f"expected bytes, got {type(data).__name__}")
     stream = io.BytesIO(data)
     try:
-        value = cbor2.CBORDecoder(stream, max_depth=MAX_DEPTH, allow_duplicate_keys=False).decode()
+        value = cbor2.CBORDecoder(
+            stream, max_depth=MAX_DEPTH, allow_duplicate_keys=False, semantic_decoders=_SEMANTIC
+        ).decode()
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise CborError(f"undecodable CBOR: {exc}") from exc
     # cbor2.loads silently ignores what follows the first item; a signed
@@ -51,7 +62,9 @@ def decode_signed(data: bytes) -> Any:
     if not isinstance(data, bytes):
         raise CborError(f"expected bytes, got {type(data).__name__}")
     try:
-        return cbor2.loads(data, max_depth=MAX_DEPTH, allow_duplicate_keys=False)
+        return cbor2.loads(
+            data, max_depth=MAX_DEPTH, allow_duplicate_keys=False, semantic_decoders=_SEMANTIC
+        )
     except (cbor2.CBORError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise CborError(f"undecodable CBOR: {exc}") from exc
 

@@ -36,6 +36,16 @@ CACHE_SIZE = 4096
 _SHA256 = hashes.SHA256()
 
 
+def signer_fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the to-be-signed part, hex.
+
+    Not of the whole DER: the signature of a certificate can be re-encoded (an
+    ECDSA (r, n-s) twin, other BIT STRING padding) without the IACA's key, which
+    would give a revoked signer a new fingerprint. The signed part cannot change.
+    """
+    return hashlib.sha256(cert.tbs_certificate_bytes).hexdigest()
+
+
 class UntrustedIssuer(ValueError):
     """The presented chain does not lead to an anchor we trust, now."""
 
@@ -47,7 +57,7 @@ class DocumentSigner:
     public_key: ec.EllipticCurvePublicKey
     subject: str
     issuer: str  # the IACA's name: who answers for this credential
-    fingerprint: str  # SHA-256 of the DS certificate, hex
+    fingerprint: str  # signer_fingerprint() of the DS certificate
     not_before: dt.datetime
     not_after: dt.datetime  # the earlier of the DS's and the IACA's expiry
 
@@ -125,10 +135,13 @@ class TrustStore:
 
     def _walk(self, leaf: bytes) -> DocumentSigner | UntrustedIssuer:
         try:
-            cert = x509.load_der_x509_certificate(leaf)
-        except ValueError as exc:
-            return UntrustedIssuer(f"DS certificate does not parse: {exc}")
-        fingerprint = hashlib.sha256(leaf).hexdigest()
+            return self._walk_parsed(x509.load_der_x509_certificate(leaf))
+        except Exception as exc:
+            # hostile DER (ValueError, TypeError, InvalidVersion, …) means "not trusted".
+            return UntrustedIssuer(f"DS certificate does not parse: {type(exc).__name__}: {exc}")
+
+    def _walk_parsed(self, cert: x509.Certificate) -> DocumentSigner | UntrustedIssuer:
+        fingerprint = signer_fingerprint(cert)
         if fingerprint in self._revoked:
             return UntrustedIssuer(f"document signer {fingerprint[:16]}… is revoked")
         problem = self._signer_profile_problem(cert)
@@ -158,12 +171,15 @@ class TrustStore:
         try:
             usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
             eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
         except x509.ExtensionNotFound as exc:
             return f"DS certificate lacks a required extension: {exc}"
-        except ValueError as exc:
-            return f"DS certificate extensions do not parse: {exc}"
-        if constraints.ca:
+        # Annex B does not require BasicConstraints in a DS (the Annex D signer has
+        # none; RFC 5280 lets end entities omit it), but a DS that claims CA is wrong.
+        try:
+            constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        except x509.ExtensionNotFound:
+            constraints = None
+        if constraints is not None and constraints.ca:
             return "DS certificate must not be a CA"
         if not usage.digital_signature:
             return "DS certificate key usage lacks digitalSignature"

@@ -289,9 +289,10 @@ def _check_card_challenge(
             DenialReason.DEVICE_AUTH_FAILED,
             f"challenge was made by reader {challenge.reader_id!r}, not this one",
         )
-    age = now.timestamp() - challenge.issued_at
-    if abs(age) > options.challenge_window.total_seconds():
-        raise _Denied(DenialReason.DEVICE_AUTH_FAILED, f"challenge is {age:.0f} s old")
+    # Integers throughout: a hostile time of 2**1024 must not overflow a float.
+    age = int(now.timestamp()) - challenge.issued_at
+    if abs(age) > int(options.challenge_window.total_seconds()):
+        raise _Denied(DenialReason.DEVICE_AUTH_FAILED, f"challenge time is {age} s from now")
     if presentation.signature is None or not card.challenge_signature_holds(
         card_key, presentation.challenge, presentation.signature
     ):

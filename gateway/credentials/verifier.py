@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import hmac
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,10 @@ from gateway.credentials.status_list import StatusCache, StatusOutcome, StatusRe
 from gateway.credentials.trust import DocumentSigner, TrustStore, UntrustedIssuer
 
 log = logging.getLogger(__name__)
+
+# Credentials whose issuer side a gate remembers: about 3 KB each, so the
+# default costs a few MB even on a Pi Zero 2 W, and covers a building's staff.
+ISSUER_CACHE_SIZE = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,123 @@ class _Denied(Exception):
         self.detail = detail
 
 
+class Verifier:
+    """A gate's verifier: the trust store, the status cache, options, and a memory of issuers.
+
+    A person taps the same gate every day, so the issuer side of a credential
+    (IssuerAuth signature, MSO or card object, the device or card key) is
+    remembered once it has been checked, keyed by the exact signed bytes and
+    the signer's fingerprint. The DS is still checked against the trust store
+    at every tap, so a removed anchor or a revoked DS takes effect at once;
+    digests, possession of the key, validity and status are always checked.
+    """
+
+    def __init__(
+        self,
+        trust: TrustStore,
+        status: StatusCache,
+        options: VerifierOptions = VerifierOptions(),
+        *,
+        issuer_cache_size: int = ISSUER_CACHE_SIZE,
+    ) -> None:
+        self.trust = trust
+        self.status = status
+        self.options = options
+        self._issuers = _IssuerMemory(issuer_cache_size)
+
+    def verify(self, presentation: Presentation, now: dt.datetime) -> Decision:
+        """The verdict on ``presentation`` at ``now``. Never raises."""
+        kind = _kind(presentation)
+        known: dict[str, Any] = {}
+        try:
+            if isinstance(presentation, MobilePresentation):
+                return self._verify_mobile(presentation, now, known)
+            if isinstance(presentation, CardPresentation):
+                return self._verify_card(presentation, now, known)
+            if isinstance(presentation, UidPresentation):
+                raise _Denied(
+                    DenialReason.UNSUPPORTED_DOCTYPE,
+                    "UID-only credentials prove nothing and are refused (NIST SP 800-116)",
+                )
+            raise _Denied(
+                DenialReason.MALFORMED, f"unknown presentation {type(presentation).__name__}"
+            )
+        except _Denied as denied:
+            return deny(kind, denied.reason, denied.detail, **known)
+        except Exception as exc:  # the last line of fail-closed: a bug must not open a door
+            log.exception("verifier failed on hostile or unexpected input")
+            detail = f"verifier error: {type(exc).__name__}"
+            return deny(kind, DenialReason.MALFORMED, detail, **known)
+
+    def _verify_mobile(
+        self, presentation: MobilePresentation, now: dt.datetime, known: dict[str, Any]
+    ) -> Decision:
+        options = self.options
+        try:
+            documents = mdoc.parse_device_response(presentation.device_response)
+            transcript = expect_list(decode(presentation.session_transcript), "SessionTranscript")
+        except (mdoc.MdocError, CborError) as exc:
+            raise _Denied(DenialReason.MALFORMED, str(exc)) from exc
+        if len(transcript) != 3:
+            raise _Denied(DenialReason.MALFORMED, "SessionTranscript must have three elements")
+        ours = [doc for doc in documents if doc.doctype == options.doctype]
+        if not ours:
+            found = ", ".join(doc.doctype for doc in documents) or "no documents"
+            raise _Denied(
+                DenialReason.UNSUPPORTED_DOCTYPE, f"expected {options.doctype}, got {found}"
+            )
+        doc = ours[0]
+        signer = _signer(self.trust, doc.issuer_auth, now, known)
+        remembered = self._issuers.get(signer, doc.issuer_auth)
+        if remembered is None:
+            remembered = _check_mobile_issuer(doc, signer)
+            self._issuers.put(signer, doc.issuer_auth, remembered)
+        mso, device_key = remembered
+        claims = _disclosed_claims(doc, mso, options.namespace)
+        _check_device_auth(doc, device_key, presentation, options)
+        known["claims"] = claims
+        return _finish(
+            CredentialKind.MOBILE, claims, mso.validity, mso.status, self.status, now, known
+        )
+
+    def _verify_card(
+        self, presentation: CardPresentation, now: dt.datetime, known: dict[str, Any]
+    ) -> Decision:
+        options = self.options
+        try:
+            issuer_auth = cose.parse_sign1(decode(presentation.card_object))
+        except (CborError, cose.CoseError) as exc:
+            raise _Denied(DenialReason.MALFORMED, f"card object: {exc}") from exc
+        signer = _signer(self.trust, issuer_auth, now, known)
+        remembered = self._issuers.get(signer, issuer_auth)
+        if remembered is None:
+            remembered = _check_card_issuer(issuer_auth, signer)
+            self._issuers.put(signer, issuer_auth, remembered)
+        card_object, card_key = remembered
+        assurance = "possession"
+        if presentation.signature is None:
+            if not options.accept_static_card:
+                raise _Denied(
+                    DenialReason.DEVICE_AUTH_FAILED,
+                    "card gave static data only; challenge–response is required",
+                )
+            assurance = "static"
+        else:
+            _check_card_challenge(presentation, card_key, now, options)
+        claims = dict(card_object.claims)
+        known["claims"] = claims
+        decision = _finish(
+            CredentialKind.CARD,
+            claims,
+            card_object.validity,
+            card_object.status,
+            self.status,
+            now,
+            known,
+        )
+        return dataclasses.replace(decision, assurance=assurance)
+
+
 def verify(
     presentation: Presentation,
     *,
@@ -83,57 +205,53 @@ def verify(
     now: dt.datetime,
     options: VerifierOptions = VerifierOptions(),
 ) -> Decision:
-    """The verdict on ``presentation`` at ``now``. Never raises."""
-    kind = _kind(presentation)
-    known: dict[str, Any] = {}
-    try:
-        if isinstance(presentation, MobilePresentation):
-            return _verify_mobile(presentation, trust, status, now, options, known)
-        if isinstance(presentation, CardPresentation):
-            return _verify_card(presentation, trust, status, now, options, known)
-        if isinstance(presentation, UidPresentation):
-            raise _Denied(
-                DenialReason.UNSUPPORTED_DOCTYPE,
-                "UID-only credentials prove nothing and are refused (NIST SP 800-116)",
-            )
-        raise _Denied(DenialReason.MALFORMED, f"unknown presentation {type(presentation).__name__}")
-    except _Denied as denied:
-        return deny(kind, denied.reason, denied.detail, **known)
-    except Exception as exc:  # the last line of fail-closed: a bug must not open a door
-        log.exception("verifier failed on hostile or unexpected input")
-        return deny(kind, DenialReason.MALFORMED, f"verifier error: {type(exc).__name__}", **known)
+    """One verdict, nothing remembered: for tools and tests. A gate keeps a :class:`Verifier`."""
+    return Verifier(trust, status, options, issuer_cache_size=0).verify(presentation, now)
 
 
-def _kind(presentation: object) -> CredentialKind:
-    if isinstance(presentation, CardPresentation):
-        return CredentialKind.CARD
-    if isinstance(presentation, UidPresentation):
-        return CredentialKind.UID
-    return CredentialKind.MOBILE
+_IssuerSide = tuple[Any, ec.EllipticCurvePublicKey]
+_IssuerKey = tuple[str, bytes, bytes | None, bytes]
 
 
-def _verify_mobile(
-    presentation: MobilePresentation,
-    trust: TrustStore,
-    status: StatusCache,
-    now: dt.datetime,
-    options: VerifierOptions,
-    known: dict[str, Any],
-) -> Decision:
-    try:
-        documents = mdoc.parse_device_response(presentation.device_response)
-        transcript = expect_list(decode(presentation.session_transcript), "SessionTranscript")
-    except (mdoc.MdocError, CborError) as exc:
-        raise _Denied(DenialReason.MALFORMED, str(exc)) from exc
-    if len(transcript) != 3:
-        raise _Denied(DenialReason.MALFORMED, "SessionTranscript must have three elements")
-    ours = [doc for doc in documents if doc.doctype == options.doctype]
-    if not ours:
-        found = ", ".join(doc.doctype for doc in documents) or "no documents"
-        raise _Denied(DenialReason.UNSUPPORTED_DOCTYPE, f"expected {options.doctype}, got {found}")
-    doc = ours[0]
+class _IssuerMemory:
+    """A bounded LRU of issuer sides already checked, keyed by every signed byte."""
 
-    signer = _signer(trust, doc.issuer_auth, now, known)
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[_IssuerKey, _IssuerSide] = OrderedDict()
+
+    @staticmethod
+    def _key(signer: DocumentSigner, issuer_auth: cose.Sign1) -> _IssuerKey:
+        return (
+            signer.fingerprint,
+            issuer_auth.protected_bytes,
+            issuer_auth.payload,
+            issuer_auth.signature,
+        )
+
+    def get(self, signer: DocumentSigner, issuer_auth: cose.Sign1) -> _IssuerSide | None:
+        if not self._size:
+            return None
+        key = self._key(signer, issuer_auth)
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, signer: DocumentSigner, issuer_auth: cose.Sign1, side: _IssuerSide) -> None:
+        if not self._size:
+            return
+        self._entries[self._key(signer, issuer_auth)] = side
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
+def _check_mobile_issuer(
+    doc: mdoc.Document, signer: DocumentSigner
+) -> tuple[mdoc.MobileSecurityObject, ec.EllipticCurvePublicKey]:
+    """IssuerAuth's signature, the MSO, and the device key it binds: once per credential."""
+    if not cose.verify_es256(doc.issuer_auth, signer.public_key):
+        raise _Denied(DenialReason.BAD_ISSUER_SIGNATURE, f"not signed by {signer.subject}")
     try:
         mso = mdoc.parse_mso(doc.issuer_auth)
     except mdoc.MdocError as exc:
@@ -143,49 +261,29 @@ def _verify_mobile(
             DenialReason.MALFORMED, f"MSO is for {mso.doctype}, document says {doc.doctype}"
         )
     _signed_while_signer_valid(mso.validity.signed, signer)
-
-    claims = _disclosed_claims(doc, mso, options.namespace)
-    device_key = _load_key(mso.device_key, "deviceKey")
-    _check_device_auth(doc, device_key, presentation, options)
-    known["claims"] = claims
-    return _finish(CredentialKind.MOBILE, claims, mso.validity, mso.status, status, now, known)
+    return mso, _load_key(mso.device_key, "deviceKey")
 
 
-def _verify_card(
-    presentation: CardPresentation,
-    trust: TrustStore,
-    status: StatusCache,
-    now: dt.datetime,
-    options: VerifierOptions,
-    known: dict[str, Any],
-) -> Decision:
-    try:
-        issuer_auth = cose.parse_sign1(decode(presentation.card_object))
-    except (CborError, cose.CoseError) as exc:
-        raise _Denied(DenialReason.MALFORMED, f"card object: {exc}") from exc
-    signer = _signer(trust, issuer_auth, now, known)
+def _check_card_issuer(
+    issuer_auth: cose.Sign1, signer: DocumentSigner
+) -> tuple[card.CardObject, ec.EllipticCurvePublicKey]:
+    """The card object's signature, its content and the card key: once per card."""
+    if not cose.verify_es256(issuer_auth, signer.public_key):
+        raise _Denied(DenialReason.BAD_ISSUER_SIGNATURE, f"not signed by {signer.subject}")
     try:
         card_object = card.parse_card_object(issuer_auth)
     except card.CardError as exc:
         raise _Denied(DenialReason.MALFORMED, f"card object: {exc}") from exc
     _signed_while_signer_valid(card_object.validity.signed, signer)
-    card_key = _load_key(card_object.card_key, "cardKey")
-    assurance = "possession"
-    if presentation.signature is None:
-        if not options.accept_static_card:
-            raise _Denied(
-                DenialReason.DEVICE_AUTH_FAILED,
-                "card gave static data only; challenge–response is required",
-            )
-        assurance = "static"
-    else:
-        _check_card_challenge(presentation, card_key, now, options)
-    claims = dict(card_object.claims)
-    known["claims"] = claims
-    decision = _finish(
-        CredentialKind.CARD, claims, card_object.validity, card_object.status, status, now, known
-    )
-    return dataclasses.replace(decision, assurance=assurance)
+    return card_object, _load_key(card_object.card_key, "cardKey")
+
+
+def _kind(presentation: object) -> CredentialKind:
+    if isinstance(presentation, CardPresentation):
+        return CredentialKind.CARD
+    if isinstance(presentation, UidPresentation):
+        return CredentialKind.UID
+    return CredentialKind.MOBILE
 
 
 def _signer(
@@ -198,8 +296,6 @@ def _signer(
         raise _Denied(DenialReason.UNTRUSTED_ISSUER, str(exc)) from exc
     known["issuer"] = signer.issuer
     known["signer"] = signer.subject
-    if not cose.verify_es256(issuer_auth, signer.public_key):
-        raise _Denied(DenialReason.BAD_ISSUER_SIGNATURE, f"not signed by {signer.subject}")
     return signer
 
 

@@ -13,10 +13,12 @@ from gateway.credentials import card, csid, mdoc
 from gateway.credentials.cbor import decode, encode, tag24
 from gateway.credentials.decision import DenialReason
 from gateway.credentials.status_list import Status
+from gateway.credentials.trust import signer_fingerprint
 from gateway.credentials.verifier import (
     CardPresentation,
     MobilePresentation,
     UidPresentation,
+    Verifier,
     VerifierOptions,
     verify,
 )
@@ -306,3 +308,67 @@ def test_several_issuers_and_a_rotated_signer_all_verify(world: World) -> None:
     )
     assert foreign.reason is DenialReason.UNKNOWN_STATUS
     assert foreign.issuer == "인사혁신처 IACA"
+
+
+# --- a gate's Verifier remembers issuer sides, never verdicts -----------------
+
+
+def test_remembered_issuer_side_never_skips_the_per_tap_checks(world: World) -> None:
+    holder = world.issue()
+    trust = world.trust()
+    gate = Verifier(trust, world.status_cache(), VerifierOptions())
+    assert gate.verify(mobile(world, holder), NOW).granted
+    assert gate.verify(mobile(world, holder), NOW).granted  # remembered this time
+
+    recorded = holder.present(transcript(b"first tap"))
+    replay = MobilePresentation(recorded, transcript(b"second tap"))
+    assert gate.verify(replay, NOW).reason is DenialReason.DEVICE_AUTH_FAILED
+
+    session = transcript()
+    response = decode(holder.present(session))
+    items = response["documents"][0]["issuerSigned"]["nameSpaces"][csid.NAMESPACE]
+    item = decode(items[0].value)
+    item["elementValue"] = "forged"
+    items[0] = tag24(encode(item))
+    tampered = MobilePresentation(encode(response), session)
+    assert gate.verify(tampered, NOW).reason is DenialReason.DIGEST_MISMATCH
+
+    later = world.validity().valid_until + dt.timedelta(seconds=1)
+    assert gate.verify(mobile(world, holder), later).reason is DenialReason.EXPIRED
+
+
+def test_status_and_signer_revocation_apply_to_remembered_credentials(world: World) -> None:
+    holder = world.issue()
+    trust = world.trust()
+    status = world.status_cache()
+    gate = Verifier(trust, status)
+    assert gate.verify(mobile(world, holder), NOW).granted
+
+    world.set_status(holder.index, Status.SUSPENDED)
+    status.apply(world.token(iat=world.iat + 1), int(NOW.timestamp()))
+    assert gate.verify(mobile(world, holder), NOW).reason is DenialReason.SUSPENDED
+
+    trust.revoke_signer(signer_fingerprint(world.ds.certificate))
+    assert gate.verify(mobile(world, holder), NOW).reason is DenialReason.UNTRUSTED_ISSUER
+
+
+def test_a_different_signature_over_the_same_mso_is_checked_again(world: World) -> None:
+    holder = world.issue()
+    gate = Verifier(world.trust(), world.status_cache())
+    assert gate.verify(mobile(world, holder), NOW).granted
+    signed = decode(holder.issuer_signed)
+    signature = bytearray(signed["issuerAuth"][3])
+    signature[-1] ^= 0x01
+    signed["issuerAuth"][3] = bytes(signature)
+    holder.issuer_signed = encode(signed)
+    assert gate.verify(mobile(world, holder), NOW).reason is DenialReason.BAD_ISSUER_SIGNATURE
+
+
+def test_remembered_cards_still_answer_every_challenge(world: World) -> None:
+    holder = world.issue_card()
+    gate = Verifier(world.trust(), world.status_cache(), VerifierOptions(reader_id="sejong-b6-g1"))
+    assert gate.verify(tap_card(world, holder), NOW).granted
+    old = tap_card(world, holder, now=NOW - dt.timedelta(seconds=5))
+    fresh = card.Challenge.fresh("sejong-b6-g1", NOW).encode()
+    replay = CardPresentation(holder.card_object, fresh, old.signature)
+    assert gate.verify(replay, NOW).reason is DenialReason.DEVICE_AUTH_FAILED

@@ -69,20 +69,22 @@ def decode_signed(data: bytes) -> Any:
         raise CborError(f"undecodable CBOR: {exc}") from exc
 
 
+def bstr_head(size: int) -> bytes:
+    """The CBOR head of a byte string of ``size`` bytes (major type 2, shortest form)."""
+    if size < 24:
+        return bytes((0x40 | size,))
+    if size < 0x100:
+        return bytes((0x58, size))
+    if size < 0x10000:
+        return b"\x59" + size.to_bytes(2, "big")
+    if size < 0x100000000:
+        return b"\x5a" + size.to_bytes(4, "big")
+    return b"\x5b" + size.to_bytes(8, "big")
+
+
 def wrapped_bytes(payload: bytes) -> bytes:
     """The encoding of ``#6.24(bstr)`` around ``payload``, without a full encoder pass."""
-    size = len(payload)
-    if size < 24:
-        head = bytes((0x40 | size,))
-    elif size < 0x100:
-        head = bytes((0x58, size))
-    elif size < 0x10000:
-        head = b"\x59" + size.to_bytes(2, "big")
-    elif size < 0x100000000:
-        head = b"\x5a" + size.to_bytes(4, "big")
-    else:
-        head = b"\x5b" + size.to_bytes(8, "big")
-    return b"\xd8\x18" + head + payload
+    return b"\xd8\x18" + bstr_head(len(payload)) + payload
 
 
 def encode(value: Any) -> bytes:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from gateway.credentials.cbor import (
     CborError,
+    bstr_head,
     decode_signed,
     encode,
     expect_bytes,
@@ -86,9 +87,27 @@ class Sign1:
         return encode(self.to_cbor_value(tagged=tagged))
 
 
+_SIGNATURE1_HEAD = b"\x84" + encode("Signature1")
+
+
 def sig_structure(protected_bytes: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
-    """The bytes an ES256 signature covers (RFC 9052 §4.4)."""
-    return encode(["Signature1", protected_bytes, external_aad, payload])
+    """The bytes an ES256 signature covers (RFC 9052 §4.4).
+
+    Concatenated by hand: it equals ``encode(["Signature1", protected, aad,
+    payload])`` (a test holds it to that) without an encoder pass over the
+    payload on every tap.
+    """
+    return b"".join(
+        (
+            _SIGNATURE1_HEAD,
+            bstr_head(len(protected_bytes)),
+            protected_bytes,
+            bstr_head(len(external_aad)),
+            external_aad,
+            bstr_head(len(payload)),
+            payload,
+        )
+    )
 
 
 def parse_sign1(value: Any) -> Sign1:

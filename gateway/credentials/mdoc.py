@@ -20,17 +20,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.credentials import cose
 from gateway.credentials.cbor import (
+    ENCODED_CBOR_TAG,
     CborError,
     decode,
     decode_signed,
     encode,
-    expect_bytes,
     expect_list,
     expect_map,
     expect_str,
@@ -238,7 +239,7 @@ def present(
 # --- Reading (the verifier's side) --------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IssuerSignedItem:
     digest_id: int
     identifier: str
@@ -253,13 +254,23 @@ class IssuerSignedItem:
 @dataclass(frozen=True, slots=True)
 class MobileSecurityObject:
     doctype: str
-    value_digests: dict[str, dict[int, bytes]]
+    # Kept as decoded: only the digests of disclosed elements are ever read,
+    # and digest() checks their types on the way out.
+    value_digests: dict[Any, Any]
     device_key: Any  # COSE_Key map; loaded only after the issuer signature holds
     validity: ValidityInfo
     status: Any
 
+    def digest(self, namespace: str, digest_id: int) -> bytes | None:
+        """The issuer's digest for one element, or None if it signed none."""
+        table = self.value_digests.get(namespace)
+        if not isinstance(table, dict):
+            return None
+        value = table.get(digest_id)
+        return value if isinstance(value, bytes) else None
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Document:
     doctype: str
     issuer_auth: cose.Sign1
@@ -311,15 +322,32 @@ def _parse_document(value: Any) -> Document:
 
 
 def _parse_item(wrapped: Any) -> IssuerSignedItem:
-    inner = untag24(wrapped, "IssuerSignedItemBytes")
-    item = expect_map(decode_signed(inner), "IssuerSignedItem")
-    expect_bytes(field(item, "random", "IssuerSignedItem"), "random")
-    return IssuerSignedItem(
-        digest_id=expect_uint(field(item, "digestID", "IssuerSignedItem"), "digestID"),
-        identifier=expect_str(field(item, "elementIdentifier", "IssuerSignedItem"), "identifier"),
-        value=field(item, "elementValue", "IssuerSignedItem"),
-        wrapped=wrapped_bytes(inner),
-    )
+    # Written out rather than through the expect_* helpers: this runs for every
+    # disclosed element of every tap.
+    if (
+        not isinstance(wrapped, cbor2.CBORTag)
+        or wrapped.tag != ENCODED_CBOR_TAG
+        or not isinstance(wrapped.value, bytes)
+    ):
+        raise MdocError("IssuerSignedItemBytes: expected #6.24(bstr)")
+    inner = wrapped.value
+    item = decode_signed(inner)
+    if not isinstance(item, dict):
+        raise MdocError("IssuerSignedItem: expected a map")
+    digest_id = item.get("digestID")
+    identifier = item.get("elementIdentifier")
+    if (
+        type(digest_id) is not int
+        or digest_id < 0
+        or not isinstance(identifier, str)
+        or not isinstance(item.get("random"), bytes)
+        or "elementValue" not in item
+    ):
+        raise MdocError(
+            "IssuerSignedItem needs digestID (uint), random (bstr), "
+            "elementIdentifier (tstr) and elementValue"
+        )
+    return IssuerSignedItem(digest_id, identifier, item["elementValue"], wrapped_bytes(inner))
 
 
 def _parse_mac0(value: Any) -> list[Any]:
@@ -341,14 +369,7 @@ def parse_mso(issuer_auth: cose.Sign1) -> MobileSecurityObject:
         mso = expect_map(decode_signed(mso_bytes), "MSO")
         if mso.get("digestAlgorithm") != DIGEST_ALGORITHM:
             raise MdocError(f"digestAlgorithm {mso.get('digestAlgorithm')!r} is not SHA-256")
-        digests: dict[str, dict[int, bytes]] = {}
-        for namespace, table in expect_map(
-            field(mso, "valueDigests", "MSO"), "valueDigests"
-        ).items():
-            digests[expect_str(namespace, "namespace")] = {
-                expect_uint(k, "digestID"): expect_bytes(v, "digest")
-                for k, v in expect_map(table, "digests").items()
-            }
+        digests = expect_map(field(mso, "valueDigests", "MSO"), "valueDigests")
         key_info = expect_map(field(mso, "deviceKeyInfo", "MSO"), "deviceKeyInfo")
         return MobileSecurityObject(
             doctype=expect_str(field(mso, "docType", "MSO"), "docType"),

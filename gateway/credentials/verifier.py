@@ -314,13 +314,12 @@ def _disclosed_claims(
 ) -> dict[str, Any]:
     claims: dict[str, Any] = {}
     for ns, items in doc.namespaces.items():
-        signed = mso.value_digests.get(ns, {})
         seen: set[int] = set()
         for item in items:
             if item.digest_id in seen:
                 raise _Denied(DenialReason.MALFORMED, f"digestID {item.digest_id} repeated in {ns}")
             seen.add(item.digest_id)
-            expected = signed.get(item.digest_id)
+            expected = mso.digest(ns, item.digest_id)
             if expected is None or not hmac.compare_digest(expected, item.digest):
                 raise _Denied(
                     DenialReason.DIGEST_MISMATCH,

@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.central.authority import pki
-from gateway.credentials import card, csid, mdoc
-from gateway.credentials.cbor import decode, encode, tag24
+from gateway.credentials import card, cose, csid, mdoc
+from gateway.credentials.cbor import decode, encode, tag24, wrapped_bytes
 from gateway.credentials.decision import DenialReason
 from gateway.credentials.status_list import Status
 from gateway.credentials.trust import signer_fingerprint
@@ -372,3 +372,12 @@ def test_remembered_cards_still_answer_every_challenge(world: World) -> None:
     fresh = card.Challenge.fresh("sejong-b6-g1", NOW).encode()
     replay = CardPresentation(holder.card_object, fresh, old.signature)
     assert gate.verify(replay, NOW).reason is DenialReason.DEVICE_AUTH_FAILED
+
+
+def test_hand_built_encodings_equal_the_encoder() -> None:
+    for size in (0, 1, 23, 24, 255, 256, 65535, 65536, 70000):
+        payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        assert wrapped_bytes(payload) == encode(tag24(payload))
+        assert cose.sig_structure(b"\xa1\x01\x26", payload, b"aad") == encode(
+            ["Signature1", b"\xa1\x01\x26", b"aad", payload]
+        )

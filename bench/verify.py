@@ -78,27 +78,10 @@ class Scene:
 
 def build() -> Scene:
     """A ministry's PKI, a 1.2 M entry status list, one holder, and one tap at a door."""
-    start = NOW - dt.timedelta(days=400)
-    iaca = pki.new_iaca(
-        "행정안전부 IACA",
-        organization="행정안전부",
-        not_before=start,
-        not_after=start + dt.timedelta(days=3650),
+    keys = pki.new_issuer(
+        "행정안전부", organization="행정안전부", not_before=NOW - dt.timedelta(days=400)
     )
-    ds = pki.new_signer(
-        iaca,
-        "행정안전부 DS 1",
-        organization="행정안전부",
-        not_before=start,
-        not_after=start + dt.timedelta(days=1000),
-    )
-    status_signer = pki.new_status_list_signer(
-        iaca,
-        "행정안전부 상태목록",
-        organization="행정안전부",
-        not_before=start,
-        not_after=start + dt.timedelta(days=1000),
-    )
+    iaca, ds, status_signer = keys.iaca, keys.document_signer, keys.status_signer
     statuses = StatusList(STATUS_ENTRIES, bits=2)
     rng = random.Random(SEED)
     for index in rng.sample(range(STATUS_ENTRIES), int(STATUS_ENTRIES * REVOKED_SHARE)):

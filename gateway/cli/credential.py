@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from gateway.credentials import saved
 from gateway.credentials.status_list import KeyResolver, StatusCache, StatusListError
-from gateway.credentials.trust import STATUS_LIST_SIGNER_EKU, TrustStore, UntrustedIssuer
+from gateway.credentials.status_signer import status_signer_key
+from gateway.credentials.trust import TrustStore, UntrustedIssuer
 from gateway.credentials.verifier import VerifierOptions, verify
 
 EXIT_DENIED = 1
@@ -119,10 +119,8 @@ def _status_keys(trust: TrustStore, signer_file: Path | None, now: dt.datetime) 
     """The status-list signer's key, for any list URI, once its certificate chains to an anchor."""
     if signer_file is None:
         return {}
-    checker = TrustStore(trust.anchors, signer_eku=STATUS_LIST_SIGNER_EKU)
-    der = [c.public_bytes(Encoding.DER) for c in _load_certificates(signer_file)]
     try:
-        key = checker.document_signer(der, now).public_key
+        key = status_signer_key(trust.anchors, _load_certificates(signer_file), now)
     except UntrustedIssuer as exc:
         raise click.UsageError(f"{signer_file}: {exc}") from exc
 

@@ -141,26 +141,9 @@ class World:
         self.statuses.set(index, status)
 
 
-def make_world(name: str = "행정안전부 IACA") -> World:
-    start = NOW - dt.timedelta(days=400)
-    iaca = pki.new_iaca(
-        name, organization="행정안전부", not_before=start, not_after=start + dt.timedelta(days=3650)
-    )
-    ds = pki.new_signer(
-        iaca,
-        "행정안전부 DS 1",
-        organization="행정안전부",
-        not_before=start,
-        not_after=start + dt.timedelta(days=1000),
-    )
-    status_signer = pki.new_status_list_signer(
-        iaca,
-        "행정안전부 상태목록",
-        organization="행정안전부",
-        not_before=start,
-        not_after=start + dt.timedelta(days=1000),
-    )
-    return World(iaca, ds, status_signer)
+def make_world(name: str = "행정안전부") -> World:
+    keys = pki.new_issuer(name, organization="행정안전부", not_before=NOW - dt.timedelta(days=400))
+    return World(keys.iaca, keys.document_signer, keys.status_signer)
 
 
 @pytest.fixture(scope="session")

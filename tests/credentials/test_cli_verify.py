@@ -87,7 +87,7 @@ def test_bad_file_is_a_usage_error_naming_the_file_and_field(world: World, tmp_p
 
 def test_status_signer_from_another_root_is_refused(world: World, tmp_path: Path) -> None:
 
-    stranger = make_world("가짜 IACA")
+    stranger = make_world("가짜")
     args = write_world(world, tmp_path)
     (tmp_path / "status-signer.pem").write_bytes(stranger.status_signer.cert_pem())
     file = tmp_path / "tap.json"

@@ -86,7 +86,7 @@ def test_uid_only_card_is_refused(world: World) -> None:
 
 
 def test_credential_from_an_issuer_we_do_not_trust(world: World) -> None:
-    stranger = make_world("가짜 IACA")
+    stranger = make_world("가짜")
     decision = check(world, mobile(world, stranger.issue()))
     assert decision.reason is DenialReason.UNTRUSTED_ISSUER
 
@@ -266,7 +266,7 @@ def test_revoked_card_is_refused(world: World) -> None:
 
 
 def test_card_object_from_untrusted_signer(world: World) -> None:
-    stranger = make_world("가짜 IACA")
+    stranger = make_world("가짜")
     holder = stranger.issue_card()
     assert check(world, tap_card(world, holder)).reason is DenialReason.UNTRUSTED_ISSUER
 
@@ -283,7 +283,7 @@ def test_card_object_with_forged_signature(world: World) -> None:
 
 
 def test_several_issuers_and_a_rotated_signer_all_verify(world: World) -> None:
-    other = make_world("인사혁신처 IACA")
+    other = make_world("인사혁신처")
     start = NOW - dt.timedelta(days=10)
     rotated = pki.new_signer(
         world.iaca,

@@ -62,27 +62,10 @@ class Authority:
 @pytest.fixture(scope="session")
 def authority() -> Authority:
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-    iaca = pki.new_iaca(
-        "행정안전부 IACA",
-        organization="행정안전부",
-        not_before=start,
-        not_after=start + dt.timedelta(days=3650),
+    keys = pki.new_issuer(
+        "행정안전부", organization="행정안전부", not_before=start, signer_days=400
     )
-    ds = pki.new_signer(
-        iaca,
-        "행정안전부 DS 1",
-        organization="행정안전부",
-        not_before=start,
-        not_after=start + dt.timedelta(days=400),
-    )
-    status_signer = pki.new_status_list_signer(
-        iaca,
-        "행정안전부 상태목록",
-        organization="행정안전부",
-        not_before=start,
-        not_after=start + dt.timedelta(days=400),
-    )
-    return Authority(iaca, ds, status_signer, StatusList(4096))
+    return Authority(keys.iaca, keys.document_signer, keys.status_signer, StatusList(4096))
 
 
 def coordinates(key: ec.EllipticCurvePublicKey) -> dict[str, str]:

@@ -41,7 +41,8 @@ class KeyPair:
     @classmethod
     def from_pem(cls, key_pem: bytes, cert_pem: bytes) -> KeyPair:
         key = serialization.load_pem_private_key(key_pem, password=None)
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
+        # ES256 is P-256 only: a P-384 key would sign, and every gate would refuse.
+        if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError("authority keys must be EC P-256")
         return cls(key, x509.load_pem_x509_certificate(cert_pem))
 
@@ -151,4 +152,48 @@ def new_status_list_signer(
         not_before=not_before,
         not_after=not_after,
         eku=STATUS_LIST_SIGNER_EKU,
+    )
+
+
+@dataclass(frozen=True)
+class IssuerKeys:
+    """One issuing agency's keys: its IACA root, a Document Signer and a status-list signer."""
+
+    iaca: KeyPair
+    document_signer: KeyPair
+    status_signer: KeyPair
+
+
+def new_issuer(
+    name: str,
+    *,
+    organization: str,
+    not_before: dt.datetime,
+    iaca_days: int = 3650,
+    signer_days: int = 1000,
+) -> IssuerKeys:
+    """A complete issuer in one call: the IACA, then both signers under it."""
+    iaca = new_iaca(
+        f"{name} IACA",
+        organization=organization,
+        not_before=not_before,
+        not_after=not_before + dt.timedelta(days=iaca_days),
+    )
+    signers_until = not_before + dt.timedelta(days=signer_days)
+    return IssuerKeys(
+        iaca,
+        new_signer(
+            iaca,
+            f"{name} DS 1",
+            organization=organization,
+            not_before=not_before,
+            not_after=signers_until,
+        ),
+        new_status_list_signer(
+            iaca,
+            f"{name} 상태목록",
+            organization=organization,
+            not_before=not_before,
+            not_after=signers_until,
+        ),
     )

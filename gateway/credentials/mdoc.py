@@ -311,12 +311,16 @@ def _parse_document(value: Any) -> Document:
     mac = device_auth.get("deviceMac")
     if (signature is None) == (mac is None):
         raise MdocError("deviceAuth must hold exactly one of deviceSignature and deviceMac")
+    device_signature = None if signature is None else cose.parse_sign1(signature)
+    if device_signature is not None and device_signature.payload is not None:
+        # §9.1.3.4: the payload is detached (nil); DeviceAuthenticationBytes is rebuilt here.
+        raise MdocError("deviceSignature payload must be detached (nil)")
     return Document(
         doctype=doctype,
         issuer_auth=issuer_auth,
         namespaces=namespaces,
         device_namespaces_bytes=device_ns,
-        device_signature=None if signature is None else cose.parse_sign1(signature),
+        device_signature=device_signature,
         device_mac=None if mac is None else _parse_mac0(mac),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,17 +77,22 @@ class Gate:
         )
 
 
-@pytest.fixture
-def authority(tmp_path: Path) -> Iterator[Authority]:
-    settings = AuthoritySettings(status_capacity=4096)
-    with Authority.create(
-        tmp_path / "authority.db",
+def new_authority(path: Path, *, capacity: int, rng: random.Random | None = None) -> Authority:
+    """The authority these tests share, created at NOW by "admin"."""
+    return Authority.create(
+        path,
         name="인사혁신처장",
         organization="인사혁신처",
         now=NOW,
         actor="admin",
-        settings=settings,
-    ) as created:
+        settings=AuthoritySettings(status_capacity=capacity),
+        rng=rng,
+    )
+
+
+@pytest.fixture
+def authority(tmp_path: Path) -> Iterator[Authority]:
+    with new_authority(tmp_path / "authority.db", capacity=4096) as created:
         created.enroll_file(
             EXAMPLES / "hr-export.csv", now=NOW, actor="hr-clerk", reason="initial load"
         )

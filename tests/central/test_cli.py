@@ -64,21 +64,16 @@ def _key_file(tmp_path: Path, name: str) -> tuple[ec.EllipticCurvePrivateKey, Pa
     return key, path
 
 
+def issue_mobile(db: Path, key_file: Path, out: Path, *more: str) -> Any:
+    """`issue-mobile` to KIM at T0; its JSON summary."""
+    return run_json(
+        "issue-mobile", db, KIM, "--device-key", key_file, "--out", out, "--now", T0, *more
+    )
+
+
 def test_smoke_issue_publish_lost_publish(db: Path, tmp_path: Path) -> None:
     phone, key_file = _key_file(tmp_path, "phone.pem")
-    issued = run_json(
-        "issue-mobile",
-        db,
-        KIM,
-        "--device-key",
-        key_file,
-        "--out",
-        tmp_path / "cred.cbor",
-        "--now",
-        T0,
-        "--actor",
-        "clerk",
-    )
+    issued = issue_mobile(db, key_file, tmp_path / "cred.cbor", "--actor", "clerk")
     index = issued["status_index"]
     run("publish", db, "--out", tmp_path / "t1.cwt", "--now", T0)
     lost = run(
@@ -201,17 +196,7 @@ def test_card_reissue_suspend_resume_retire(db: Path, tmp_path: Path) -> None:
 
 def test_enroll_reports_transfers_and_what_to_reissue(db: Path, tmp_path: Path) -> None:
     _, key_file = _key_file(tmp_path, "phone.pem")
-    issued = run_json(
-        "issue-mobile",
-        db,
-        KIM,
-        "--device-key",
-        key_file,
-        "--out",
-        tmp_path / "cred.cbor",
-        "--now",
-        T0,
-    )
+    issued = issue_mobile(db, key_file, tmp_path / "cred.cbor")
     moved = tmp_path / "april.csv"
     moved.write_text(
         (EXAMPLES / "hr-export.csv")

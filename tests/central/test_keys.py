@@ -61,3 +61,9 @@ def test_bad_keys_say_what_is_wrong(data: bytes, message: str) -> None:
 def test_other_curves_are_refused_even_as_key_objects() -> None:
     with pytest.raises(KeyFormatError, match="P-256"):
         load_public_key(ec.generate_private_key(ec.SECP384R1()).public_key())
+
+
+def test_a_jwk_off_the_curve_is_named_as_a_jwk() -> None:
+    off_curve = {"kty": "EC", "crv": "P-256", "x": _b64url(b"\1" * 32), "y": _b64url(b"\2" * 32)}
+    with pytest.raises(KeyFormatError, match=r"^JWK is not a point on P-256: (?!None)"):
+        load_public_key(json.dumps(off_curve).encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.central.authority import store
-from gateway.central.authority.context import AuthorityError, AuthoritySettings, IllegalTransition
+from gateway.central.authority.context import AuthorityError, IllegalTransition
 from gateway.central.authority.hr_import import load_hr_export
+from gateway.central.authority.issuance import IssuedCredential
 from gateway.central.authority.keys import KeyFormatError, public_key_pem
 from gateway.central.authority.records import (
     AuditAction,
@@ -25,7 +27,29 @@ from gateway.central.authority.service import Authority
 from gateway.credentials.decision import DenialReason
 from gateway.credentials.status_list import Status, verify_status_list_token
 
-from .conftest import CARTER, EXAMPLES, KIM, LEE, NOW, Gate, later, new_key
+from .conftest import CARTER, EXAMPLES, KIM, LEE, NOW, Gate, later, new_authority, new_key
+
+Key = ec.EllipticCurvePrivateKey
+
+
+def _issue_twice(
+    issue: Callable[..., IssuedCredential], holder_id: str, again: dt.datetime, reason: str
+) -> tuple[Key, IssuedCredential, Key, IssuedCredential]:
+    """A credential at NOW, then its replacement at ``again``, each bound to a fresh key."""
+    old_key, replacement_key = new_key(), new_key()
+    old = issue(holder_id, old_key.public_key(), now=NOW, actor="clerk")
+    new = issue(holder_id, replacement_key.public_key(), now=again, actor="clerk", reason=reason)
+    return old_key, old, replacement_key, new
+
+
+def _mobile_and_card(
+    authority: Authority, holder_id: str
+) -> tuple[Key, IssuedCredential, Key, IssuedCredential]:
+    """A phone with its mobile ID and a chip with its card object, for one holder at NOW."""
+    phone, chip = new_key(), new_key()
+    mobile = authority.issue_mobile(holder_id, phone.public_key(), now=NOW, actor="clerk")
+    chip_card = authority.issue_card(holder_id, chip.public_key(), now=NOW, actor="clerk")
+    return phone, mobile, chip, chip_card
 
 
 def test_issued_mobile_credential_is_granted(authority: Authority, gate: Gate) -> None:
@@ -55,10 +79,8 @@ def test_device_key_given_as_pem_bytes(authority: Authority, gate: Gate) -> None
 
 
 def test_a_new_phone_revokes_the_old_one(authority: Authority, gate: Gate) -> None:
-    old_phone, new_phone = new_key(), new_key()
-    old = authority.issue_mobile(KIM, old_phone.public_key(), now=NOW, actor="clerk")
-    new = authority.issue_mobile(
-        KIM, new_phone.public_key(), now=later(days=3), actor="clerk", reason="phone replaced"
+    old_phone, old, new_phone, new = _issue_twice(
+        authority.issue_mobile, KIM, later(days=3), "phone replaced"
     )
     gate.publish(later(days=3))
 
@@ -71,9 +93,7 @@ def test_a_new_phone_revokes_the_old_one(authority: Authority, gate: Gate) -> No
 
 
 def test_mobile_and_card_are_separate_credentials(authority: Authority, gate: Gate) -> None:
-    phone, chip = new_key(), new_key()
-    mobile = authority.issue_mobile(KIM, phone.public_key(), now=NOW, actor="clerk")
-    issued_card = authority.issue_card(KIM, chip.public_key(), now=NOW, actor="clerk")
+    phone, mobile, chip, issued_card = _mobile_and_card(authority, KIM)
     gate.publish(NOW)
 
     assert issued_card.superseded is None
@@ -85,10 +105,8 @@ def test_mobile_and_card_are_separate_credentials(authority: Authority, gate: Ga
 
 
 def test_new_card_revokes_old_card(authority: Authority, gate: Gate) -> None:
-    old_chip, new_chip = new_key(), new_key()
-    old = authority.issue_card(LEE, old_chip.public_key(), now=NOW, actor="clerk")
-    new = authority.issue_card(
-        LEE, new_chip.public_key(), now=later(hours=1), actor="clerk", reason="card damaged"
+    old_chip, old, new_chip, new = _issue_twice(
+        authority.issue_card, LEE, later(hours=1), "card damaged"
     )
     gate.publish(later(hours=1))
     assert gate.tap_card(old.document, old_chip, later(hours=1)).reason is DenialReason.REVOKED
@@ -124,9 +142,7 @@ def test_lost_card_revoked(authority: Authority, gate: Gate) -> None:
 
 
 def test_suspend_then_resume(authority: Authority, gate: Gate) -> None:
-    phone, chip = new_key(), new_key()
-    mobile = authority.issue_mobile(KIM, phone.public_key(), now=NOW, actor="clerk")
-    chip_card = authority.issue_card(KIM, chip.public_key(), now=NOW, actor="clerk")
+    phone, mobile, chip, chip_card = _mobile_and_card(authority, KIM)
 
     changed = authority.suspend(KIM, now=later(days=1), actor="hr", reason="military service")
     assert {c.serial for c in changed} == {mobile.serial, chip_card.serial}
@@ -167,9 +183,7 @@ def test_resume_of_active_holder_is_refused(authority: Authority) -> None:
 
 
 def test_retire_revokes_everything_for_good(authority: Authority, gate: Gate) -> None:
-    phone, chip = new_key(), new_key()
-    mobile = authority.issue_mobile(KIM, phone.public_key(), now=NOW, actor="clerk")
-    chip_card = authority.issue_card(KIM, chip.public_key(), now=NOW, actor="clerk")
+    phone, mobile, chip, chip_card = _mobile_and_card(authority, KIM)
     authority.suspend(KIM, now=NOW, actor="hr", reason="leave")
 
     retired = authority.retire(KIM, now=later(days=30), actor="hr", reason="retirement")
@@ -309,15 +323,7 @@ def test_unknown_holder_and_bad_keys_are_refused(authority: Authority) -> None:
 
 
 def test_status_indices_are_unique_and_never_reused(tmp_path: Path) -> None:
-    settings = AuthoritySettings(status_capacity=40)
-    with Authority.create(
-        tmp_path / "small.db",
-        name="인사혁신처장",
-        organization="인사혁신처",
-        now=NOW,
-        settings=settings,
-        rng=random.Random(7),
-    ) as small:
+    with new_authority(tmp_path / "small.db", capacity=40, rng=random.Random(7)) as small:
         small.enroll_file(EXAMPLES / "hr-export.csv", now=NOW, actor="hr")
         holders = [h.holder_id for h in small.holders()]
         indices = []

@@ -381,3 +381,12 @@ def test_hand_built_encodings_equal_the_encoder() -> None:
         assert cose.sig_structure(b"\xa1\x01\x26", payload, b"aad") == encode(
             ["Signature1", b"\xa1\x01\x26", b"aad", payload]
         )
+
+
+def test_device_signature_with_an_attached_payload_is_malformed(world: World) -> None:
+    session = transcript()
+    response = decode(world.issue().present(session))
+    response["documents"][0]["deviceSigned"]["deviceAuth"]["deviceSignature"][2] = b""
+    decision = check(world, MobilePresentation(encode(response), session))
+    assert decision.reason is DenialReason.MALFORMED
+    assert "detached" in decision.detail

@@ -7,6 +7,7 @@ import random
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -77,21 +78,20 @@ class Context:
     rng: random.Random
 
     def active_signer(self, role: str) -> SignerRecord:
+        return records.signer_from_row(self._active_signer_row(SIGNER_COLUMNS, role))
+
+    def keypair(self, role: str) -> pki.KeyPair:
+        key_pem, cert_pem = self._active_signer_row("key_pem, cert_pem", role)
+        return pki.KeyPair.from_pem(bytes(key_pem), bytes(cert_pem))
+
+    def _active_signer_row(self, columns: str, role: str) -> Any:
         row = self.conn.execute(
-            f"SELECT {SIGNER_COLUMNS} FROM signers WHERE role = ? AND active = 1",  # noqa: S608
+            f"SELECT {columns} FROM signers WHERE role = ? AND active = 1",  # noqa: S608
             (role,),
         ).fetchone()
         if row is None:
             raise AuthorityError(f"the database has no active {role} signer")
-        return records.signer_from_row(row)
-
-    def keypair(self, role: str) -> pki.KeyPair:
-        row = self.conn.execute(
-            "SELECT key_pem, cert_pem FROM signers WHERE role = ? AND active = 1", (role,)
-        ).fetchone()
-        if row is None:
-            raise AuthorityError(f"the database has no active {role} signer")
-        return pki.KeyPair.from_pem(bytes(row[0]), bytes(row[1]))
+        return row
 
     def holder(self, holder_id: str) -> HolderRecord:
         row = self.conn.execute(

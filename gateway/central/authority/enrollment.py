@@ -19,6 +19,7 @@ from typing import Any
 from gateway.central.authority import store
 from gateway.central.authority.context import Context, NotFound, kst
 from gateway.central.authority.hr_import import HrEntry, HrExport
+from gateway.central.authority.hr_record import FIELDS
 from gateway.central.authority.issuance import is_stale
 from gateway.central.authority.records import AuditAction, HolderRecord, HolderState, ts
 from gateway.central.authority.store import AuditEvent, transaction
@@ -70,39 +71,31 @@ class EnrollReport:
         }
 
 
+# What a holder row keeps of an HR record besides its id, in the order changes are
+# reported; the portrait comes apart (a file named in the export, bytes on file).
+_HR_FIELDS = tuple(name for name in FIELDS if name not in ("employee_id", "portrait"))
+
+
 def _fields(entry: HrEntry) -> dict[str, Any]:
-    record = entry.record
-    values: dict[str, Any] = {
-        "name": record.name,
-        "foreign_national": record.foreign_national,
-        "organization": record.organization,
-        "organization_code": record.organization_code,
-        "position": record.position,
-        "external_title": record.external_title,
-        "office_phone": record.office_phone,
-    }
+    values = {name: getattr(entry.record, name) for name in _HR_FIELDS}
     if entry.portrait:  # an export without a portrait keeps the one on file
         values["portrait"] = entry.portrait
     return values
 
 
 def _current(holder: HolderRecord) -> dict[str, Any]:
-    return {
-        "name": holder.name,
-        "foreign_national": holder.foreign_national,
-        "organization": holder.organization,
-        "organization_code": holder.organization_code,
-        "position": holder.position,
-        "external_title": holder.external_title,
-        "office_phone": holder.office_phone,
-        "portrait": holder.portrait,
-    }
+    return {name: getattr(holder, name) for name in (*_HR_FIELDS, "portrait")}
 
 
 def _shown(value: Any) -> Any:
     if isinstance(value, bytes):
         return f"sha256:{hashlib.sha256(value).hexdigest()[:16]}"
     return value
+
+
+def _stored(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as the holders table keeps them: yes/no as the 0/1 its CHECK allows."""
+    return {name: int(v) if isinstance(v, bool) else v for name, v in values.items()}
 
 
 def enroll(
@@ -113,97 +106,86 @@ def enroll(
         events: list[AuditEvent] = []
         for entry in export.entries:
             holder_id = entry.record.employee_id
-            new = _fields(entry)
             try:
                 holder = ctx.holder(holder_id)
             except NotFound:
-                _insert(ctx, holder_id, new, now)
+                _insert(ctx, holder_id, _fields(entry), now)
                 report.enrolled.append(holder_id)
-                events.append(
-                    AuditEvent(
-                        AuditAction.ENROLL,
-                        holder_id,
-                        detail={
-                            "source": export.source,
-                            "line": entry.line,
-                            "organization_code": entry.record.organization_code,
-                        },
-                    )
-                )
-                continue
-            if holder.state is HolderState.RETIRED:
-                report.ignored.append((holder_id, f"retired on {kst(holder.retired_at)}"))
-                continue
-            old = _current(holder)
-            changed = [name for name, value in new.items() if old[name] != value]
-            if not changed:
-                report.unchanged.append(holder_id)
-                continue
-            _update(ctx, holder_id, new, now)
-            if any(name in _TRANSFER_FIELDS for name in changed):
-                action = AuditAction.TRANSFER
-            elif any(name in _PROMOTION_FIELDS for name in changed):
-                action = AuditAction.PROMOTE
+                detail = {
+                    "source": export.source,
+                    "line": entry.line,
+                    "organization_code": entry.record.organization_code,
+                }
+                events.append(AuditEvent(AuditAction.ENROLL, holder_id, detail=detail))
             else:
-                action = AuditAction.UPDATE
-            updated = ctx.holder(holder_id)
-            stale = [
-                c.serial
-                for c in ctx.credentials("holder_id = ? AND status != 'invalid'", (holder_id,))
-                if is_stale(c, updated)
-            ]
-            change = HolderChange(
-                holder_id,
-                entry.line,
-                action,
-                before={name: _shown(old[name]) for name in changed},
-                after={name: _shown(new[name]) for name in changed},
-                to_reissue=stale,
-            )
-            report.changed.append(change)
-            events.append(
-                AuditEvent(
-                    action,
-                    holder_id,
-                    detail={
-                        "source": export.source,
-                        "line": entry.line,
-                        "before": change.before,
-                        "after": change.after,
-                        "to_reissue": stale,
-                    },
-                )
-            )
+                events += _reenroll(ctx, report, holder, entry, now)
         if events:
             store.write_audit(ctx.conn, at=now, actor=actor, reason=reason, events=events)
     return report
 
 
+def _reenroll(
+    ctx: Context, report: EnrollReport, holder: HolderRecord, entry: HrEntry, now: dt.datetime
+) -> list[AuditEvent]:
+    """A known person again: a transfer, promotion or other update, or nothing to do."""
+    holder_id = holder.holder_id
+    if holder.state is HolderState.RETIRED:
+        report.ignored.append((holder_id, f"retired on {kst(holder.retired_at)}"))
+        return []
+    old, new = _current(holder), _fields(entry)
+    changed = [name for name, value in new.items() if old[name] != value]
+    if not changed:
+        report.unchanged.append(holder_id)
+        return []
+    _update(ctx, holder_id, new, now)
+    if any(name in _TRANSFER_FIELDS for name in changed):
+        action = AuditAction.TRANSFER
+    elif any(name in _PROMOTION_FIELDS for name in changed):
+        action = AuditAction.PROMOTE
+    else:
+        action = AuditAction.UPDATE
+    updated = ctx.holder(holder_id)
+    stale = [
+        c.serial
+        for c in ctx.credentials("holder_id = ? AND status != 'invalid'", (holder_id,))
+        if is_stale(c, updated)
+    ]
+    change = HolderChange(
+        holder_id,
+        entry.line,
+        action,
+        before={name: _shown(old[name]) for name in changed},
+        after={name: _shown(new[name]) for name in changed},
+        to_reissue=stale,
+    )
+    report.changed.append(change)
+    detail = {
+        "source": report.source,
+        "line": entry.line,
+        "before": change.before,
+        "after": change.after,
+        "to_reissue": stale,
+    }
+    return [AuditEvent(action, holder_id, detail=detail)]
+
+
 def _insert(ctx: Context, holder_id: str, values: dict[str, Any], now: dt.datetime) -> None:
-    ctx.conn.execute(
-        "INSERT INTO holders (holder_id, name, foreign_national, organization, "
-        "organization_code, position, external_title, office_phone, portrait, state, "
-        "enrolled_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)",
-        (
-            holder_id,
-            values["name"],
-            int(values["foreign_national"]),
-            values["organization"],
-            values["organization_code"],
-            values["position"],
-            values["external_title"],
-            values["office_phone"],
-            values.get("portrait"),
-            ts(now),
-            ts(now),
-        ),
+    store.insert(
+        ctx.conn,
+        "holders",
+        {
+            "holder_id": holder_id,
+            **_stored(values),
+            "state": HolderState.ACTIVE.value,
+            "enrolled_at": ts(now),
+            "updated_at": ts(now),
+        },
     )
 
 
 def _update(ctx: Context, holder_id: str, values: dict[str, Any], now: dt.datetime) -> None:
-    names = list(values)
-    assignments = ", ".join(f"{name} = ?" for name in names)  # names are ours, not input
+    assignments = ", ".join(f"{name} = ?" for name in values)  # names are ours, not input
     ctx.conn.execute(
         f"UPDATE holders SET {assignments}, updated_at = ? WHERE holder_id = ?",  # noqa: S608
-        [int(v) if isinstance(v, bool) else v for v in values.values()] + [ts(now), holder_id],
+        [*_stored(values).values(), ts(now), holder_id],
     )

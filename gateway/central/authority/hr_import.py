@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gateway.central.authority.hr_record import FIELDS, KOREAN_HEADERS, HrRecord
+from gateway.central.authority.json_positions import array_items, line_at, object_members
 
 MAX_PORTRAIT_BYTES = 100 * 1024
 MAX_REPORTED = 50
@@ -172,7 +172,7 @@ def parse_hr_json(text: str, *, source: str, base_dir: Path) -> HrExport:
         ) from exc
     start = len(text) - len(text.lstrip())
     if isinstance(document, dict):
-        members = dict(_object_members(text, start))
+        members = dict(object_members(text, start))
         try:
             _JsonExport.model_validate(document)
         except ValidationError as exc:
@@ -182,7 +182,7 @@ def parse_hr_json(text: str, *, source: str, base_dir: Path) -> HrExport:
                 message = _message(err)
                 if err["type"] == "extra_forbidden":
                     message = "unknown key; expected source, exported_at and employees"
-                top.append(HrIssue(source, _line(text, members.get(key, start)), key, message))
+                top.append(HrIssue(source, line_at(text, members.get(key, start)), key, message))
             raise HrImportError(sorted(top, key=lambda issue: issue.line or 0)) from exc
         start = members["employees"]
     elif not isinstance(document, list):
@@ -191,8 +191,8 @@ def parse_hr_json(text: str, *, source: str, base_dir: Path) -> HrExport:
         )
     raw_rows: list[tuple[int, dict[str, Any]]] = []
     issues: list[HrIssue] = []
-    for number, (offset, value) in enumerate(_array_items(text, start), start=1):
-        line = _line(text, offset)
+    for number, (offset, value) in enumerate(array_items(text, start), start=1):
+        line = line_at(text, offset)
         if not isinstance(value, dict):
             issues.append(HrIssue(source, line, None, f"record {number} is not an object"))
             continue
@@ -291,41 +291,3 @@ def _message(err: Any, strip: str | None = None) -> str:
     else:
         text = str(err["msg"])
     return text
-
-
-def _line(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
-
-
-# The JSON has already parsed, so these walkers may assume it is well formed:
-# they exist only to learn where each record starts, for error messages.
-_DECODER = json.JSONDecoder()
-_WS = " \t\r\n"
-
-
-def _skip(text: str, i: int) -> int:
-    while i < len(text) and text[i] in _WS:
-        i += 1
-    return i
-
-
-def _array_items(text: str, start: int) -> Iterator[tuple[int, Any]]:
-    i = _skip(text, start + 1)  # past "["
-    while text[i] != "]":
-        value, end = _DECODER.raw_decode(text, i)
-        yield i, value
-        i = _skip(text, end)
-        if text[i] == ",":
-            i = _skip(text, i + 1)
-
-
-def _object_members(text: str, start: int) -> Iterator[tuple[str, int]]:
-    i = _skip(text, start + 1)  # past "{"
-    while text[i] != "}":
-        key, end = _DECODER.raw_decode(text, i)
-        i = _skip(text, _skip(text, end) + 1)  # past ":"
-        _, end = _DECODER.raw_decode(text, i)
-        yield key, i
-        i = _skip(text, end)
-        if text[i] == ",":
-            i = _skip(text, i + 1)

@@ -20,8 +20,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gateway.credentials import cose
 from gateway.credentials.cbor import CborError, decode
 
-P256_COORDINATE = 32
-
 
 class KeyFormatError(ValueError):
     """The bytes are not a P-256 public key in an encoding we accept."""
@@ -67,12 +65,14 @@ def _from_jwk(data: bytes) -> ec.EllipticCurvePublicKey:
         if isinstance(exc, KeyFormatError):
             raise
         raise KeyFormatError(f"not a P-256 JWK: {exc}") from exc
-    if len(x) != P256_COORDINATE or len(y) != P256_COORDINATE:
+    if len(x) != cose.P256_COORDINATE or len(y) != cose.P256_COORDINATE:
         raise KeyFormatError("JWK x and y must be 32 bytes each")
+    # A JWK's x and y are a COSE_Key's -2 and -3: one loader checks the point for both.
+    # With the lengths checked above (in the JWK's words), only the curve check can fail.
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + x + y)
-    except ValueError as exc:
-        raise KeyFormatError(f"JWK is not a point on P-256: {exc}") from exc
+        return cose.cose_to_ec2_key({1: cose.KTY_EC2, -1: cose.CRV_P256, -2: x, -3: y})
+    except cose.CoseError as exc:
+        raise KeyFormatError(f"JWK is not a point on P-256: {exc.__cause__}") from exc
 
 
 def _from_cose(data: bytes) -> ec.EllipticCurvePublicKey:

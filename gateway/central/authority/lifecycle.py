@@ -9,6 +9,7 @@ never change again.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from gateway.central.authority import store
 from gateway.central.authority.context import (
@@ -45,117 +46,82 @@ def report_lost(
                 f"{kst(credential.changed_at, '%Y-%m-%d %H:%M KST')}"
             )
         ctx.invalidate(credential, InvalidCause.LOST, now)
-        store.write_audit(
-            ctx.conn,
-            at=now,
-            actor=actor,
-            reason=reason,
-            events=[
-                AuditEvent(
-                    AuditAction.LOST, credential.holder_id, serial, {"kind": credential.kind}
-                )
-            ],
-        )
+        events = [
+            AuditEvent(AuditAction.LOST, credential.holder_id, serial, {"kind": credential.kind})
+        ]
+        store.write_audit(ctx.conn, at=now, actor=actor, reason=reason, events=events)
         result = ctx.credential(serial)
     assert result is not None
     return result
 
 
-def suspend(
-    ctx: Context, holder_id: str, *, now: dt.datetime, actor: str, reason: str
+@dataclass(frozen=True, slots=True)
+class HolderStep:
+    """A step of a holder's lifecycle and what it does to their live credentials."""
+
+    action: AuditAction
+    allowed: tuple[HolderState, ...]  # the holder states it may start from
+    new_state: HolderState
+    # The credentials in the first status move to the second; None: every live one
+    # becomes INVALID for good.
+    change: tuple[CredentialStatus, CredentialStatus] | None
+
+
+# Rule 61 ②: leave. Every VALID credential SUSPENDED; no issuing until resumed.
+SUSPEND = HolderStep(
+    AuditAction.SUSPEND,
+    allowed=(HolderState.ACTIVE,),
+    new_state=HolderState.SUSPENDED,
+    change=(CredentialStatus.VALID, CredentialStatus.SUSPENDED),
+)
+# Reinstatement: the SUSPENDED credentials VALID again (never an INVALID one).
+RESUME = HolderStep(
+    AuditAction.RESUME,
+    allowed=(HolderState.SUSPENDED,),
+    new_state=HolderState.ACTIVE,
+    change=(CredentialStatus.SUSPENDED, CredentialStatus.VALID),
+)
+# Rule 61 ①: every credential INVALID for good, and no credential ever again.
+RETIRE = HolderStep(
+    AuditAction.RETIRE,
+    allowed=(HolderState.ACTIVE, HolderState.SUSPENDED),
+    new_state=HolderState.RETIRED,
+    change=None,
+)
+
+
+def change_holder(
+    ctx: Context, holder_id: str, step: HolderStep, *, now: dt.datetime, actor: str, reason: str
 ) -> list[CredentialRecord]:
-    """Rule 61 ②: leave. Every VALID credential SUSPENDED; no issuing until resumed."""
-    return _holder_change(
-        ctx,
-        holder_id,
-        now=now,
-        actor=actor,
-        reason=reason,
-        action=AuditAction.SUSPEND,
-        allowed=(HolderState.ACTIVE,),
-        new_state=HolderState.SUSPENDED,
-        change=(CredentialStatus.VALID, CredentialStatus.SUSPENDED),
-    )
-
-
-def resume(
-    ctx: Context, holder_id: str, *, now: dt.datetime, actor: str, reason: str
-) -> list[CredentialRecord]:
-    """Reinstatement: the SUSPENDED credentials VALID again."""
-    return _holder_change(
-        ctx,
-        holder_id,
-        now=now,
-        actor=actor,
-        reason=reason,
-        action=AuditAction.RESUME,
-        allowed=(HolderState.SUSPENDED,),
-        new_state=HolderState.ACTIVE,
-        change=(CredentialStatus.SUSPENDED, CredentialStatus.VALID),
-    )
-
-
-def retire(
-    ctx: Context, holder_id: str, *, now: dt.datetime, actor: str, reason: str
-) -> list[CredentialRecord]:
-    """Rule 61 ①: every credential INVALID for good, and no credential ever again."""
-    return _holder_change(
-        ctx,
-        holder_id,
-        now=now,
-        actor=actor,
-        reason=reason,
-        action=AuditAction.RETIRE,
-        allowed=(HolderState.ACTIVE, HolderState.SUSPENDED),
-        new_state=HolderState.RETIRED,
-        change=None,
-    )
-
-
-def _holder_change(
-    ctx: Context,
-    holder_id: str,
-    *,
-    now: dt.datetime,
-    actor: str,
-    reason: str,
-    action: AuditAction,
-    allowed: tuple[HolderState, ...],
-    new_state: HolderState,
-    change: tuple[CredentialStatus, CredentialStatus] | None,
-) -> list[CredentialRecord]:
+    """Take ``step`` for the holder; returns the credentials whose status it changed."""
     with transaction(ctx.conn):
         holder = ctx.holder(holder_id)
-        if holder.state not in allowed:
-            raise IllegalTransition(_refusal(holder, action))
+        if holder.state not in step.allowed:
+            raise IllegalTransition(_refusal(holder, step.action))
+        retired_at = ts(now) if step.new_state is HolderState.RETIRED else None
         ctx.conn.execute(
             "UPDATE holders SET state = ?, updated_at = ?, retired_at = ? WHERE holder_id = ?",
-            (
-                new_state.value,
-                ts(now),
-                ts(now) if new_state is HolderState.RETIRED else None,
-                holder_id,
-            ),
+            (step.new_state.value, ts(now), retired_at, holder_id),
         )
-        affected = [c for c in ctx.credentials("holder_id = ?", (holder_id,)) if c.live]
-        if change is not None:
-            affected = [c for c in affected if c.status is change[0]]
-        for credential in affected:
-            if change is None:
+        live = [c for c in ctx.credentials("holder_id = ?", (holder_id,)) if c.live]
+        if step.change is None:
+            affected = live
+            for credential in affected:
                 ctx.invalidate(credential, InvalidCause.RETIRED, now)
-            else:
+        else:
+            before, after = step.change
+            affected = [c for c in live if c.status is before]
+            for credential in affected:
                 ctx.conn.execute(
                     "UPDATE credentials SET status = ?, changed_at = ? WHERE serial = ?",
-                    (change[1].value, ts(now), credential.serial),
+                    (after.value, ts(now), credential.serial),
                 )
         if affected:
             ctx.bump_status_epoch()
+        # One row for the holder, then one per credential, so that an audit of either finds it.
         serials = [c.serial for c in affected]
-        events = [AuditEvent(action, holder_id, None, {"credentials": serials})]
-        events += [
-            AuditEvent(action, holder_id, serial, {"kind": c.kind})
-            for serial, c in zip(serials, affected, strict=True)
-        ]
+        events = [AuditEvent(step.action, holder_id, None, {"credentials": serials})]
+        events += [AuditEvent(step.action, holder_id, c.serial, {"kind": c.kind}) for c in affected]
         store.write_audit(ctx.conn, at=now, actor=actor, reason=reason, events=events)
         return [c for c in ctx.credentials("holder_id = ?", (holder_id,)) if c.serial in serials]
 

@@ -15,7 +15,13 @@ import datetime as dt
 
 from gateway.central.authority import store
 from gateway.central.authority.context import STATUS_BITS, AuthorityError, Context
-from gateway.central.authority.records import AuditAction, PublishedToken, parse_ts, ts
+from gateway.central.authority.records import (
+    PUBLISHED_COLUMNS,
+    AuditAction,
+    PublishedToken,
+    published_from_row,
+    ts,
+)
 from gateway.central.authority.signers import STATUS
 from gateway.credentials.status_list import Status, StatusList, sign_status_list_token
 
@@ -55,14 +61,21 @@ def publish(ctx: Context, now: dt.datetime, *, actor: str, ttl: int | None) -> b
             x5chain=[signer.der],
         )
         (epoch,) = ctx.conn.execute("SELECT status_epoch FROM authority").fetchone()
-        cursor = ctx.conn.execute(
-            "INSERT INTO status_tokens (iat, exp, ttl, epoch, published_at, token) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (iat, exp, ttl, epoch, ts(now), token),
+        version = store.insert(
+            ctx.conn,
+            "status_tokens",
+            {
+                "iat": iat,
+                "exp": exp,
+                "ttl": ttl,
+                "epoch": epoch,
+                "published_at": ts(now),
+                "token": token,
+            },
         )
         counts = dict(ctx.conn.execute("SELECT status, COUNT(*) FROM credentials GROUP BY status"))
         detail = {
-            "version": cursor.lastrowid,
+            "version": version,
             "iat": iat,
             "exp": exp,
             "ttl": ttl,
@@ -81,9 +94,9 @@ def publish(ctx: Context, now: dt.datetime, *, actor: str, ttl: int | None) -> b
 
 def tokens(ctx: Context) -> list[PublishedToken]:
     rows = ctx.conn.execute(
-        "SELECT version, iat, exp, ttl, published_at, token FROM status_tokens ORDER BY version"
+        f"SELECT {PUBLISHED_COLUMNS} FROM status_tokens ORDER BY version"  # noqa: S608 - constant
     ).fetchall()
-    return [PublishedToken(r[0], r[1], r[2], r[3], parse_ts(r[4]), bytes(r[5])) for r in rows]
+    return [published_from_row(row) for row in rows]
 
 
 def latest(ctx: Context) -> bytes | None:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    Record = TypeVar("Record", bound=DataclassInstance)
 
 
 class HolderState(StrEnum):
@@ -64,6 +69,21 @@ def parse_ts(text: str) -> dt.datetime:
 
 
 # --- Rows -----------------------------------------------------------------------
+#
+# Each ``*_COLUMNS`` lists its record's fields in the record's own order, under the
+# database's names for them (status_idx, iat, exp), so that one reader builds every
+# record from its row; tests/central/test_records.py keeps the two in step.
+
+
+def _from_row(record: type[Record], row: Sequence[Any], **convert: Callable[[Any], Any]) -> Record:
+    """``record`` from ``row``; ``convert`` turns stored text, 0/1 and blobs back into the
+    fields' types. NULL stays None, which is what every nullable field means by it."""
+    names = [field.name for field in fields(record)]
+    values = {
+        name: value if value is None or name not in convert else convert[name](value)
+        for name, value in zip(names, row, strict=True)
+    }
+    return record(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,16 +115,14 @@ SIGNER_COLUMNS = (
 
 
 def signer_from_row(row: Sequence[Any]) -> SignerRecord:
-    return SignerRecord(
-        id=row[0],
-        role=row[1],
-        subject=row[2],
-        fingerprint=row[3],
-        not_before=parse_ts(row[4]),
-        not_after=parse_ts(row[5]),
-        created_at=parse_ts(row[6]),
-        active=bool(row[7]),
-        cert_pem=bytes(row[8]),
+    return _from_row(
+        SignerRecord,
+        row,
+        not_before=parse_ts,
+        not_after=parse_ts,
+        created_at=parse_ts,
+        active=bool,
+        cert_pem=bytes,
     )
 
 
@@ -153,20 +171,15 @@ HOLDER_COLUMNS = (
 
 
 def holder_from_row(row: Sequence[Any]) -> HolderRecord:
-    return HolderRecord(
-        holder_id=row[0],
-        name=row[1],
-        foreign_national=bool(row[2]),
-        organization=row[3],
-        organization_code=row[4],
-        position=row[5],
-        external_title=row[6],
-        office_phone=row[7],
-        portrait=None if row[8] is None else bytes(row[8]),
-        state=HolderState(row[9]),
-        enrolled_at=parse_ts(row[10]),
-        updated_at=parse_ts(row[11]),
-        retired_at=None if row[12] is None else parse_ts(row[12]),
+    return _from_row(
+        HolderRecord,
+        row,
+        foreign_national=bool,
+        portrait=bytes,
+        state=HolderState,
+        enrolled_at=parse_ts,
+        updated_at=parse_ts,
+        retired_at=parse_ts,
     )
 
 
@@ -219,22 +232,16 @@ CREDENTIAL_COLUMNS = (
 
 
 def credential_from_row(row: Sequence[Any]) -> CredentialRecord:
-    return CredentialRecord(
-        serial=row[0],
-        holder_id=row[1],
-        kind=row[2],
-        status_index=row[3],
-        status=CredentialStatus(row[4]),
-        invalid_cause=None if row[5] is None else InvalidCause(row[5]),
-        issue_number=row[6],
-        key_fingerprint=row[7],
-        signer_id=row[8],
-        claims=json.loads(row[9]),
-        issued_at=parse_ts(row[10]),
-        valid_from=parse_ts(row[11]),
-        valid_until=parse_ts(row[12]),
-        changed_at=parse_ts(row[13]),
-        supersedes=row[14],
+    return _from_row(
+        CredentialRecord,
+        row,
+        status=CredentialStatus,
+        invalid_cause=InvalidCause,
+        claims=json.loads,
+        issued_at=parse_ts,
+        valid_from=parse_ts,
+        valid_until=parse_ts,
+        changed_at=parse_ts,
     )
 
 
@@ -246,6 +253,13 @@ class PublishedToken:
     ttl: int
     published_at: dt.datetime
     token: bytes
+
+
+PUBLISHED_COLUMNS = "version, iat, exp, ttl, published_at, token"
+
+
+def published_from_row(row: Sequence[Any]) -> PublishedToken:
+    return _from_row(PublishedToken, row, published_at=parse_ts, token=bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +286,13 @@ class AuditEntry:
             "serial": self.serial,
             "detail": self.detail,
         }
+
+
+AUDIT_COLUMNS = "id, batch, at, actor, action, reason, holder_id, serial, detail"
+
+
+def audit_from_row(row: Sequence[Any]) -> AuditEntry:
+    return _from_row(AuditEntry, row, at=parse_ts, action=AuditAction, detail=json.loads)
 
 
 def json_text(value: Any) -> str:

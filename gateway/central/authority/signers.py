@@ -75,21 +75,21 @@ def default_status_uri(iaca: pki.KeyPair) -> str:
 def insert_signer(conn: sqlite3.Connection, role: str, pair: pki.KeyPair, now: dt.datetime) -> int:
     cert = pair.certificate
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    cursor = conn.execute(
-        "INSERT INTO signers (role, subject, fingerprint, key_pem, cert_pem, not_before, "
-        "not_after, created_at, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
-        (
-            role,
-            str(names[0].value) if names else cert.subject.rfc4514_string(),
-            fingerprint(cert),
-            pair.key_pem(),
-            pair.cert_pem(),
-            ts(cert.not_valid_before_utc),
-            ts(cert.not_valid_after_utc),
-            ts(now),
-        ),
+    return store.insert(
+        conn,
+        "signers",
+        {
+            "role": role,
+            "subject": str(names[0].value) if names else cert.subject.rfc4514_string(),
+            "fingerprint": fingerprint(cert),
+            "key_pem": pair.key_pem(),
+            "cert_pem": pair.cert_pem(),
+            "not_before": ts(cert.not_valid_before_utc),
+            "not_after": ts(cert.not_valid_after_utc),
+            "created_at": ts(now),
+            "active": 1,
+        },
     )
-    return int(cursor.lastrowid or 0)
 
 
 def rotate_document_signer(

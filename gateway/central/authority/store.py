@@ -20,7 +20,6 @@ running the CLI at once serialise instead of interleaving.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -30,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.central.authority.records import (
+    AUDIT_COLUMNS,
     AuditAction,
     AuditEntry,
+    audit_from_row,
     json_text,
-    parse_ts,
     ts,
 )
 
@@ -216,6 +216,17 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> int:
+    """Add ``row`` (column: value) to ``table``; returns its rowid. Naming each value's
+    column beside it keeps a long INSERT from pairing a value with the wrong column."""
+    columns, marks = ", ".join(row), ", ".join("?" * len(row))
+    cursor = conn.execute(
+        f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608 - names are ours
+        tuple(row.values()),
+    )
+    return int(cursor.lastrowid or 0)
+
+
 # --- Audit ----------------------------------------------------------------------
 
 
@@ -282,21 +293,7 @@ def read_audit(
             args.append(value)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = conn.execute(
-        "SELECT id, batch, at, actor, action, reason, holder_id, serial, detail "  # noqa: S608
-        f"FROM audit {where} ORDER BY id",
+        f"SELECT {AUDIT_COLUMNS} FROM audit {where} ORDER BY id",  # noqa: S608 - ours, not input
         args,
     ).fetchall()
-    return [
-        AuditEntry(
-            id=row[0],
-            batch=row[1],
-            at=parse_ts(row[2]),
-            actor=row[3],
-            action=AuditAction(row[4]),
-            reason=row[5],
-            holder_id=row[6],
-            serial=row[7],
-            detail=json.loads(row[8]),
-        )
-        for row in rows
-    ]
+    return [audit_from_row(row) for row in rows]

@@ -26,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.credentials import card, cose, mdoc
-from gateway.credentials.cbor import CborError, decode, expect_list
+from gateway.credentials.cbor import CborError, decode, decode_signed, expect_list
 from gateway.credentials.csid import DOCTYPE, NAMESPACE, REQUIRED_ELEMENTS
 from gateway.credentials.decision import CredentialKind, Decision, DenialReason, deny
 from gateway.credentials.status_list import StatusCache, StatusOutcome, StatusReference
@@ -134,7 +134,10 @@ class Verifier:
         options = self.options
         try:
             documents = mdoc.parse_device_response(presentation.device_response)
-            transcript = expect_list(decode(presentation.session_transcript), "SessionTranscript")
+            # Embedded verbatim in what the device signs, so its bytes are covered.
+            transcript = expect_list(
+                decode_signed(presentation.session_transcript), "SessionTranscript"
+            )
         except (mdoc.MdocError, CborError) as exc:
             raise _Denied(DenialReason.MALFORMED, str(exc)) from exc
         if len(transcript) != 3:

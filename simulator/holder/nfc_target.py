@@ -10,13 +10,9 @@ runs on a worker thread while this one asks the reader for time with S(WTX);
 it may have ``activated()`` (called at each new session) and
 ``stall_for(apdu) -> seconds`` (how long the holder thinks before answering).
 
-The socket is bound to 127.0.0.1 (the stock driver binds 0.0.0.0) and stays
-bound between sessions, so no datagram of the next tap is lost; a socket pair
-wakes the thread at once on :meth:`NfcTarget.stop`.
-
-Fault hooks for tests (:class:`Fault`) act on the Nth command APDU of a
-session: leave the field, stall, truncate or oversize the answer's frame,
-answer more data than asked, or answer an unexpected status word.
+The udp socket is bound to loopback for the card's whole life
+(:mod:`simulator.holder.nfc_loopback`). Fault hooks for tests
+(:mod:`simulator.holder.nfc_faults`) act on the Nth command APDU of a session.
 """
 
 from __future__ import annotations
@@ -24,19 +20,16 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import os
-import select
-import socket
 import threading
 import time
-from binascii import hexlify, unhexlify
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
 
 import nfc
 import nfc.clf
-import nfc.clf.udp
+
+from simulator.holder.nfc_faults import NO_FAULT, Fault, FaultKind
+from simulator.holder.nfc_loopback import LoopbackDevice, TargetStats
 
 log = logging.getLogger(__name__)
 
@@ -44,113 +37,6 @@ Responder = Callable[[bytes], bytes]
 
 FSD_BY_FSDI = (16, 24, 32, 40, 48, 64, 96, 128, 256)
 LISTEN_TIMEOUT = 1.0
-RFOFF = b"RFOFF"
-
-
-class FaultKind(StrEnum):
-    REMOVE = "remove"  # leave the field instead of answering command N
-    STALL = "stall"  # answer command N only after `delay` s (asking for time with S(WTX))
-    TRUNCATE = "truncate"  # answer N with one frame holding only `size` bytes of the APDU
-    OVERSIZE = "oversize"  # answer N in one frame `size` bytes longer than the FSD allows
-    STATUS = "status"  # answer N with status word `sw` instead of its own
-    EXTRA = "extra"  # answer N with `size` more data bytes than it had (more than Ne)
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    kind: FaultKind
-    at: int = 1  # which command APDU of the session, from 1
-    size: int = 1
-    sw: int = 0x6F00
-    delay: float = 0.5
-    wtx: bool = True  # a stall keeps the link alive with S(WTX); without, it is silent
-    away: float = 0.0  # after REMOVE: how long until a card answers again
-
-
-NO_FAULT = Fault(FaultKind.STALL, at=0, delay=0.0)  # a stall of no time at all
-
-
-@dataclass(slots=True)
-class TargetStats:
-    sessions: int = 0
-    apdus: int = 0
-    frames_in: int = 0
-    frames_out: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    wtx: int = 0
-
-
-class _LoopbackDevice(nfc.clf.udp.Device):  # type: ignore[misc]
-    """nfcpy's udp device, bound once to loopback and woken by a socket pair."""
-
-    def __init__(self, host: str, port: int, stats: TargetStats) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((host, port))
-        self.addr = sock.getsockname()
-        self._path = "udp:{}:{}".format(*self.addr)
-        self.socket = sock
-        self.sent_data = self.rcvd_data = 0
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._stats = stats
-        self._vendor_name, self._device_name, self._chipset_name = "simulator", "PICC", "UDP"
-
-    def _create_socket(self) -> None:  # the socket lives as long as the device
-        pass
-
-    def _bind_socket(self, time_to_return: float) -> bool:
-        return True
-
-    def mute(self) -> None:  # a card has no field to switch off
-        pass
-
-    def close(self) -> None:
-        for sock in (self.socket, self._wake_r, self._wake_w):
-            sock.close()
-
-    def wake(self) -> None:
-        self._wake_w.send(b"!")
-
-    def _send_data(self, brty: str, data: bytes, addr: Any) -> None:
-        self._stats.frames_out += 1
-        self._stats.bytes_out += len(data)
-        self.socket.sendto(b"%s %s" % (brty.encode(), hexlify(data)), addr)
-
-    def _recv_data(self, timeout: float | None, *brty_list: str) -> tuple[str, bytearray, Any]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready = select.select([self.socket, self._wake_r], [], [], wait)[0]
-            if self._wake_r in ready:
-                self._wake_r.recv(64)
-                raise nfc.clf.TimeoutError("woken")
-            if not ready:
-                raise nfc.clf.TimeoutError("no data received")
-            raw, addr = self.socket.recvfrom(4096)
-            if raw.startswith(RFOFF):
-                raise nfc.clf.BrokenLinkError("RFOFF")
-            try:
-                brty, hexdata = raw.split()
-                data = bytearray(unhexlify(hexdata))
-            except ValueError as exc:
-                raise nfc.clf.TransmissionError("garbled frame") from exc
-            if brty.decode("ascii", "replace") in brty_list:
-                self._stats.frames_in += 1
-                self._stats.bytes_in += len(data)
-                return brty.decode(), data, addr
-
-    def drain(self) -> bool:
-        """Drop frames that arrived while the card was busy (it cannot hear then). True,
-        leaving what follows queued for the next activation, if the reader switched the
-        field off or deselected the card meanwhile."""
-        while select.select([self.socket], [], [], 0)[0]:
-            raw, addr = self.socket.recvfrom(4096)
-            if raw.startswith(RFOFF):
-                return True
-            if raw.split()[-1:] == [b"c2"]:  # S(DESELECT): answer it, the session is over
-                self._send_data("106A", b"\xc2", addr)
-                return True
-        return False
 
 
 class _SessionEnded(Exception):
@@ -195,7 +81,7 @@ class NfcTarget:
         self._armed: list[Fault] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._device = _LoopbackDevice(host, port, self.stats)
+        self._device = LoopbackDevice(host, port, self.stats)
         self._clf = nfc.ContactlessFrontend()
         self._clf.device = self._device
         self._worker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="nfc-target-app")

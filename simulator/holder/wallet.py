@@ -37,9 +37,9 @@ from gateway.node.proximity.engagement import (
     BleOptions,
     NfcOptions,
     build_device_engagement,
-    build_handover_select,
     qr_uri,
 )
+from gateway.node.proximity.handover import build_handover_select
 from gateway.node.proximity.request import DeviceRequest, DocRequest, parse_device_request
 from gateway.node.proximity.session import (
     STATUS_DECODING_ERROR,

@@ -20,15 +20,11 @@ from gateway.credentials.csid import DOOR_ELEMENTS, NAMESPACE
 from gateway.credentials.decision import DenialReason
 from gateway.credentials.verifier import Verifier
 from gateway.node.proximity.engagement import parse_device_engagement, qr_uri
-from gateway.node.readers.ble import (
-    MAX_VALUE_SIZE,
-    BleReader,
-    BleReaderOptions,
-    Reassembler,
-    chunk_message,
-)
+from gateway.node.readers.ble import BleReader, BleReaderOptions
+from gateway.node.readers.ble_chunks import MAX_VALUE_SIZE, Reassembler, chunk_message
 from gateway.node.readers.failure import ReadFailure, ReadFailureReason
-from simulator.holder.ble_backend import Air, Faults, Phone
+from simulator.holder.ble_backend import Air
+from simulator.holder.ble_phone import Faults, Phone
 from simulator.holder.wallet import (
     ReplayWallet,
     SlowWallet,

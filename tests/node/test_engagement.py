@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from gateway.credentials import cose
 from gateway.credentials.cbor import decode, encode, tag24, untag24
 from gateway.node.proximity import engagement as eng
+from gateway.node.proximity import handover as ho
 from gateway.node.readers.failure import ReadFailure, ReadFailureReason
 from tests.credentials.strategies import encoded_cbor, mutated
 
@@ -58,7 +59,7 @@ def protocol_error(call: Any, *args: Any, **kwargs: Any) -> ReadFailure:
 
 
 def test_annex_handover_select_gives_the_annex_engagement_and_handover() -> None:
-    engagement, handover = eng.parse_handover_select(
+    engagement, handover = ho.parse_handover_select(
         raw("handover_select"), handover_request=raw("handover_request")
     )
     device_engagement, _reader_key, annex_handover = annex_transcript()
@@ -76,7 +77,7 @@ def test_annex_handover_select_gives_the_annex_engagement_and_handover() -> None
 
 
 def test_static_handover_is_the_select_message_and_null() -> None:
-    engagement, handover = eng.parse_handover_select(raw("handover_select"))
+    engagement, handover = ho.parse_handover_select(raw("handover_select"))
     assert handover == [raw("handover_select"), None]
     assert engagement.e_device_key.public_numbers() == annex_device_key().public_numbers()
 
@@ -108,18 +109,18 @@ def test_built_handover_select_round_trips_with_nfc_and_ble() -> None:
     nfc = eng.NfcOptions(max_command=0xFFFF, max_response=0x10000)
     ble = eng.BleOptions(True, False, uuid4(), address=bytes.fromhex("a1b2c3d4e5f6"))
     engagement_bytes = eng.build_device_engagement(key, ble=ble)
-    message = eng.build_handover_select(engagement_bytes, nfc=nfc, ble=ble)
-    engagement, handover = eng.parse_handover_select(message)
+    message = ho.build_handover_select(engagement_bytes, nfc=nfc, ble=ble)
+    engagement, handover = ho.parse_handover_select(message)
     assert handover == [message, None]
     assert engagement.raw == engagement_bytes
     assert engagement.nfc == nfc  # from the iso.org:18013:nfc carrier record
     assert engagement.ble == ble
     types = [record.type for record in ndef.message_decoder(message, known_types={})]
     assert types == [
-        eng.HANDOVER_SELECT_TYPE,
-        eng.NFC_CARRIER_TYPE,
-        eng.BLE_CARRIER_TYPE,
-        eng.DEVICE_ENGAGEMENT_TYPE,
+        ho.HANDOVER_SELECT_TYPE,
+        ho.NFC_CARRIER_TYPE,
+        ho.BLE_CARRIER_TYPE,
+        ho.DEVICE_ENGAGEMENT_TYPE,
     ]
 
 
@@ -172,25 +173,25 @@ def _annex_records() -> list[ndef.Record]:
 
 def test_handover_select_refusals() -> None:
     hs, ble, engagement = _annex_records()
-    assert "Handover Select" in protocol_error(eng.parse_handover_select, b"").detail
-    assert "not an NDEF" in protocol_error(eng.parse_handover_select, b"\x00\x01").detail
+    assert "Handover Select" in protocol_error(ho.parse_handover_select, b"").detail
+    assert "not an NDEF" in protocol_error(ho.parse_handover_select, b"\x00\x01").detail
     assert "not a Handover Select" in (
-        protocol_error(eng.parse_handover_select, _with_records([ble, hs, engagement])).detail
+        protocol_error(ho.parse_handover_select, _with_records([ble, hs, engagement])).detail
     )
     assert (
-        "expected one" in protocol_error(eng.parse_handover_select, _with_records([hs, ble])).detail
+        "expected one" in protocol_error(ho.parse_handover_select, _with_records([hs, ble])).detail
     )
     twice = _with_records([hs, ble, engagement, engagement])
-    assert "expected one" in protocol_error(eng.parse_handover_select, twice).detail
+    assert "expected one" in protocol_error(ho.parse_handover_select, twice).detail
     no_carrier = _with_records([hs, engagement])
-    assert "no configuration record" in protocol_error(eng.parse_handover_select, no_carrier).detail
-    empty_hs = ndef.Record(eng.HANDOVER_SELECT_TYPE, "", b"\x15")
+    assert "no configuration record" in protocol_error(ho.parse_handover_select, no_carrier).detail
+    empty_hs = ndef.Record(ho.HANDOVER_SELECT_TYPE, "", b"\x15")
     assert "no alternative" in (
-        protocol_error(eng.parse_handover_select, _with_records([empty_hs, engagement])).detail
+        protocol_error(ho.parse_handover_select, _with_records([empty_hs, engagement])).detail
     )
-    old_hs = ndef.Record(eng.HANDOVER_SELECT_TYPE, "", b"\x25" + bytes(hs.data)[1:])
+    old_hs = ndef.Record(ho.HANDOVER_SELECT_TYPE, "", b"\x25" + bytes(hs.data)[1:])
     assert "version" in (
-        protocol_error(eng.parse_handover_select, _with_records([old_hs, ble, engagement])).detail
+        protocol_error(ho.parse_handover_select, _with_records([old_hs, ble, engagement])).detail
     )
 
 
@@ -224,7 +225,7 @@ def test_mutated_engagements_never_escape(data: bytes) -> None:
     _only_read_failure(eng.parse_device_engagement, data)
 
 
-_BUILT = eng.build_handover_select(
+_BUILT = ho.build_handover_select(
     eng.build_device_engagement(ec.generate_private_key(ec.SECP256R1()).public_key()),
     nfc=eng.NfcOptions(0xFFFF, 0x10000),
     ble=eng.BleOptions(True, False, UUID(int=7), address=bytes(range(6))),
@@ -240,7 +241,7 @@ _BUILT = eng.build_handover_select(
     )
 )
 def test_hostile_handover_selects_never_escape(data: bytes) -> None:
-    _only_read_failure(eng.parse_handover_select, data)
+    _only_read_failure(ho.parse_handover_select, data)
 
 
 @HOSTILE

@@ -34,7 +34,8 @@ from gateway.node.readers.card_nfc import read_card
 from gateway.node.readers.failure import ReadFailure, ReadFailureReason
 from gateway.node.readers.nfc import NfcReader
 from simulator.holder.chip_card import ChipCard, ClonedCard, StaticCard, UidOnlyCard
-from simulator.holder.nfc_target import Fault, FaultKind, NfcTarget
+from simulator.holder.nfc_faults import Fault, FaultKind
+from simulator.holder.nfc_target import NfcTarget
 from tests.credentials.conftest import NOW, CardHolder, World, make_world
 
 READER_ID = "sejong-b6-g1"

@@ -28,7 +28,8 @@ from gateway.node.readers.failure import ReadFailure, ReadFailureReason
 from gateway.node.readers.mdoc_nfc import read_mdoc
 from gateway.node.readers.nfc import NfcReader
 from simulator.holder.chip_card import UidOnlyCard
-from simulator.holder.nfc_target import Fault, FaultKind, NfcTarget
+from simulator.holder.nfc_faults import Fault, FaultKind
+from simulator.holder.nfc_target import NfcTarget
 from simulator.holder.phone_nfc import PhoneNfc
 from simulator.holder.wallet import (
     ReplayWallet,

@@ -20,11 +20,8 @@ from gateway.credentials import csid
 from gateway.credentials.cbor import decode, encode, tag24, untag24, wrapped_bytes
 from gateway.node.proximity import request as req
 from gateway.node.proximity import session as ses
-from gateway.node.proximity.engagement import (
-    DeviceEngagement,
-    build_device_engagement,
-    parse_handover_select,
-)
+from gateway.node.proximity.engagement import DeviceEngagement, build_device_engagement
+from gateway.node.proximity.handover import parse_handover_select
 from gateway.node.readers.failure import ReadFailure, ReadFailureReason
 from tests.credentials.strategies import encoded_cbor, mutated
 

@@ -18,7 +18,8 @@ from gateway.credentials import csid, mdoc
 from gateway.credentials.decision import Decision, DenialReason
 from gateway.credentials.status_list import Status
 from gateway.credentials.verifier import MobilePresentation, Verifier
-from gateway.node.proximity.engagement import parse_handover_select, parse_qr
+from gateway.node.proximity.engagement import parse_qr
+from gateway.node.proximity.handover import parse_handover_select
 from gateway.node.proximity.request import GUARD_DESK_ELEMENTS, build_device_request
 from gateway.node.proximity.session import (
     STATUS_DECODING_ERROR,

@@ -6,10 +6,9 @@ subscribes to Server2Client and State, writes 0x01 to State, sends the
 SessionEstablishment to Client2Server, reassembles the phone's SessionData
 from Server2Client notifications and writes 0x02 to State to end.
 
-Messages travel in attribute values of at most MTU − 3 bytes (never more than
-512, Core Vol 3 Part F §3.2.9), each led by 0x01 when more follow or 0x00 on
-the last. The transport moves opaque messages; ``gateway.node.proximity``
-encrypts and decrypts them.
+Messages travel as chunked attribute values
+(:mod:`gateway.node.readers.ble_chunks`). The transport moves opaque messages;
+``gateway.node.proximity`` encrypts and decrypts them.
 
 Characteristic UUIDs, 18013-5 Table 12 (mdoc service): State 00000001-,
 Client2Server 00000002-, Server2Client 00000003-A123-48CE-896B-4C76973373E6,
@@ -40,14 +39,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.credentials.csid import DOOR_ELEMENTS
 from gateway.credentials.verifier import MobilePresentation
-from gateway.node.proximity.engagement import (
-    BleOptions,
-    DeviceEngagement,
-    parse_handover_select,
-    parse_qr,
-)
+from gateway.node.proximity.engagement import BleOptions, DeviceEngagement, parse_qr
+from gateway.node.proximity.handover import parse_handover_select
 from gateway.node.proximity.request import build_device_request
 from gateway.node.proximity.session import ReaderSession
+from gateway.node.readers.ble_chunks import MAX_MESSAGE, MAX_VALUE_SIZE, Reassembler, chunk_message
 from gateway.node.readers.failure import ReadFailure, ReadFailureReason
 
 STATE_UUID = "00000001-a123-48ce-896b-4c76973373e6"
@@ -55,54 +51,10 @@ CLIENT2SERVER_UUID = "00000002-a123-48ce-896b-4c76973373e6"
 SERVER2CLIENT_UUID = "00000003-a123-48ce-896b-4c76973373e6"
 
 STATE_START, STATE_END = b"\x01", b"\x02"  # State: start; transport-specific termination
-MORE, LAST = 0x01, 0x00  # the first byte of every Client2Server and Server2Client value
-MAX_VALUE_SIZE = 512  # the largest attribute value, whatever the MTU
 MIN_MTU = 23  # the ATT default: 20-byte values
-MAX_MESSAGE = 256 * 1024  # a DeviceResponse with a portrait is tens of KB
 
 _LOST = ReadFailureReason.TAG_LOST
 _PROTOCOL = ReadFailureReason.PROTOCOL_ERROR
-
-
-def chunk_message(message: bytes, value_size: int) -> list[bytes]:
-    """``message`` as attribute values of ``value_size`` bytes, each led by 0x01 or 0x00."""
-    if value_size < 2:
-        raise ValueError(f"an attribute value of {value_size} bytes cannot carry data")
-    if not message:
-        raise ValueError("18013-5 messages are never empty")
-    step = value_size - 1
-    pieces = [message[at : at + step] for at in range(0, len(message), step)]
-    return [bytes([MORE]) + piece for piece in pieces[:-1]] + [bytes([LAST]) + pieces[-1]]
-
-
-class Reassembler:
-    """Joins Server2Client values into messages; any framing fault is a protocol error."""
-
-    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
-        self.max_message = max_message
-        self._parts: list[bytes] = []
-        self._size = 0
-
-    def feed(self, value: bytes) -> bytes | None:
-        """The whole message once ``value`` is its last chunk, else None."""
-        if not value:
-            raise ReadFailure(_PROTOCOL, "empty Server2Client value")
-        if len(value) > MAX_VALUE_SIZE:
-            raise ReadFailure(_PROTOCOL, f"Server2Client value of {len(value)} bytes")
-        flag = value[0]
-        if flag not in (MORE, LAST):
-            raise ReadFailure(_PROTOCOL, f"Server2Client chunk flag 0x{flag:02x}")
-        self._size += len(value) - 1
-        if self._size > self.max_message:
-            raise ReadFailure(_PROTOCOL, f"message longer than {self.max_message} bytes")
-        self._parts.append(value[1:])
-        if flag == MORE:
-            return None
-        message = b"".join(self._parts)
-        self._parts, self._size = [], 0
-        if not message:
-            raise ReadFailure(_PROTOCOL, "empty message from the phone")
-        return message
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,8 @@ import contextlib
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.credentials.verifier import MobilePresentation
-from gateway.node.proximity.engagement import NfcOptions, parse_handover_select
+from gateway.node.proximity.engagement import NfcOptions
+from gateway.node.proximity.handover import parse_handover_select
 from gateway.node.proximity.request import build_device_request
 from gateway.node.proximity.session import ReaderSession
 from gateway.node.readers.apdu import (

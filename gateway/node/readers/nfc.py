@@ -5,16 +5,11 @@ run on one dedicated worker thread per reader; the event loop only awaits.
 One thread, not a thread per tap: nfcpy's frontend is then used from a single
 thread and nothing can leak across taps.
 
-nfcpy's ISO-DEP initiator (``nfc.tag.tt4``) is used as it is. It is handed a
-:class:`_FrameWatch` in place of the frontend, which
-
-* bounds every frame wait by the APDU's deadline, so a card that keeps asking
-  for more time (S(WTX)) cannot hold the reader past it;
-* refuses a frame larger than the FSD the reader announced in RATS, and a
-  response that grows past 64 KiB through chaining;
-* turns anything but nfcpy's own errors (a garbled udp datagram raises
-  ``binascii.Error``) into a protocol error;
-* counts frames and bytes, and notes when the card last said anything.
+nfcpy's ISO-DEP initiator (``nfc.tag.tt4``) is used as it is, handed a
+:class:`~gateway.node.readers.nfc_frames.FrameWatch` in place of the frontend:
+it bounds every frame wait by the APDU's deadline, refuses oversized frames
+and counts what the tap cost
+(:class:`~gateway.node.readers.nfc_frames.LinkStats`).
 
 Every failure is a :class:`ReadFailure`. ``tag_lost`` means the card went
 silent for longer than its frame waiting time (FWT, from its ATS) or the
@@ -31,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import nfc
@@ -39,95 +33,39 @@ import nfc.clf
 import nfc.tag
 
 from gateway.node.readers.failure import ReadFailure, ReadFailureReason
+from gateway.node.readers.nfc_frames import FrameWatch, LinkStats
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
 DEFAULT_APDU_TIMEOUT = 1.0
-MAX_RESPONSE_FRAMES_BYTES = 70_000  # a 65536-byte APDU response plus its block headers
 DESELECT = b"\xc2"
 DESELECT_WAIT = 0.02
-FRAME_DELTA = 49152 / 13.56e6  # ISO/IEC 14443-4 ΔFWT
-RATS = 0xE0
+
+# nfcpy sets its "nfc" logger to INFO on import, and then every card pulled mid-exchange logs
+# five ISO-DEP retry warnings and one "unrecoverable" error. The gate reports that event once
+# itself, as a ReadFailure (tag_lost); nfcpy's device errors reach the gate as exceptions as
+# well. So nfcpy's own lines are noise, and CRITICAL (a level nfcpy never uses) mutes them.
+NFCPY_LOG_LEVEL = logging.CRITICAL
 
 
-@dataclass(slots=True)
-class LinkStats:
-    """What one tap cost on the air: every frame is one round trip (ISO-DEP is half duplex)."""
+def _quiet_nfcpy() -> None:
+    """Apply NFCPY_LOG_LEVEL, unless the "nfc" level was chosen by anyone but nfcpy.
 
-    activation_s: float = 0.0  # from the start of the successful sense to the ATS
-    apdus: int = 0
-    frames: int = 0
-    bytes_out: int = 0
-    bytes_in: int = 0
-    wtx: int = 0
-
-
-class _FrameWatch:
-    """Stands for the frontend inside nfcpy's tag classes; see the module docstring."""
-
-    def __init__(self, clf: Any, stats: LinkStats) -> None:
-        self.clf = clf
-        self.stats = stats
-        self.fsd = 256 if clf.max_recv_data_size >= 256 else 128
-        self.frame_wait = 4096 / 13.56e6 * 2**4 + FRAME_DELTA  # replaced by the ATS's FWI
-        self.deadline = float("inf")
-        self.expired = False
-        self.fault: str | None = None
-        self.last_rx = time.monotonic()
-        self.received = 0
-
-    def __getattr__(self, name: str) -> Any:  # max_send_data_size, max_recv_data_size, …
-        return getattr(self.clf, name)
-
-    def arm(self, timeout: float) -> None:
-        self.deadline = time.monotonic() + timeout
-        self.expired = False
-        self.fault = None
-        self.last_rx = time.monotonic()
-        self.received = 0
-
-    def exchange(self, data: bytes, timeout: float) -> bytearray:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            self.expired = True
-            raise nfc.clf.TimeoutError("reader deadline passed")
-        wait = min(timeout, remaining)
-        self.stats.frames += 1
-        self.stats.bytes_out += len(data)
-        try:
-            frame = self.clf.exchange(data, wait)
-        except nfc.clf.TimeoutError:
-            self.expired = wait < timeout
-            raise
-        except nfc.clf.CommunicationError:
-            raise
-        except Exception as exc:  # the udp driver lets a garbled datagram escape as ValueError
-            self.fault = f"unreadable frame: {type(exc).__name__}: {exc}"
-            raise nfc.clf.ProtocolError(self.fault) from exc
-        if frame is None:
-            raise nfc.clf.BrokenLinkError("no target")
-        self.last_rx = time.monotonic()
-        self.stats.bytes_in += len(frame)
-        self.received += len(frame)
-        if data and data[0] == RATS and len(frame) >= 4 and frame[1] & 0x20:
-            fwi = min(frame[3] >> 4, 14)  # nfcpy reads TB(1) at index 3 the same way
-            self.frame_wait = 4096 / 13.56e6 * 2**fwi + FRAME_DELTA
-        if len(frame) > self.fsd - 2:
-            self.fault = f"frame of {len(frame)} bytes exceeds FSD {self.fsd}"
-            raise nfc.clf.ProtocolError(self.fault)
-        if self.received > MAX_RESPONSE_FRAMES_BYTES:
-            self.fault = f"response chained past {MAX_RESPONSE_FRAMES_BYTES} bytes"
-            raise nfc.clf.ProtocolError(self.fault)
-        self.stats.wtx += frame[0] & 0xFE == 0xF2 if frame else 0
-        return bytearray(frame)
+    A gate that logs at DEBUG lets nfcpy's DEBUG through instead, so a debug run shows
+    the retries and frames behind a failure.
+    """
+    nfcpy = logging.getLogger("nfc")
+    if nfcpy.level not in (logging.NOTSET, logging.INFO):
+        return  # set on purpose (a test, an operator watching frames): theirs to keep
+    nfcpy.setLevel(logging.NOTSET if log.isEnabledFor(logging.DEBUG) else NFCPY_LOG_LEVEL)
 
 
 class Link:
     """One activated card or phone, until it is closed or fails."""
 
-    def __init__(self, reader: NfcReader, tag: Any, watch: _FrameWatch, timeout: float) -> None:
+    def __init__(self, reader: NfcReader, tag: Any, watch: FrameWatch, timeout: float) -> None:
         self._reader = reader
         self._tag = tag
         self._watch = watch
@@ -240,6 +178,7 @@ class NfcReader:
         technologies: tuple[str, ...] = ("106A",),
         poll_interval: float = 0.05,  # between empty polls: the field need not be on all the time
     ) -> None:
+        _quiet_nfcpy()  # here, not on import: the gate's log level is set by then
         self.device = device
         self.apdu_timeout = apdu_timeout
         self.technologies = technologies
@@ -291,7 +230,7 @@ class NfcReader:
                     stop.wait(self.poll_interval)
                 continue
             stats = LinkStats()
-            watch = _FrameWatch(clf, stats)
+            watch = FrameWatch(clf, stats)
             try:
                 tag = nfc.tag.activate(watch, target)  # RATS: nfcpy allows the card 30 ms
             except Exception as exc:  # a short ATS makes nfcpy index past its end

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gateway.cli.authority import authority
+from gateway.cli.check import check
 from gateway.cli.credential import credential
 from gateway.cli.tour import tour
 
@@ -20,5 +21,6 @@ def cli() -> None:
 
 
 cli.add_command(authority)
+cli.add_command(check)
 cli.add_command(credential)
 cli.add_command(tour)

@@ -83,6 +83,15 @@ class CompiledPolicy:
         return self.document.version
 
 
+def _overlay(default: ZoneEffect, override: ZoneEffect | None) -> ZoneEffect:
+    """A zone's override changes only the keys it names; the site's posture default
+    supplies the rest (an override that said only ``exit`` must not reopen entry)."""
+    if override is None:
+        return default
+    merged = default.model_dump() | override.model_dump(include=override.model_fields_set)
+    return ZoneEffect.model_validate(merged)
+
+
 def compile_policy(doc: PolicyDocument, calendar: HolidayCalendar | None = None) -> CompiledPolicy:
     calendar = calendar or HolidayCalendar.korean(doc.extra_holidays)
     schedules = {name: CompiledSchedule.build(s) for name, s in doc.schedules.items()}
@@ -94,7 +103,7 @@ def compile_policy(doc: PolicyDocument, calendar: HolidayCalendar | None = None)
             restricted=z.restricted,
             schedule=schedules[z.schedule],
             antipassback=z.antipassback,
-            effects={p: z.postures.get(p, doc.posture_defaults[p]) for p in Posture},
+            effects={p: _overlay(doc.posture_defaults[p], z.postures.get(p)) for p in Posture},
         )
         for zid, z in doc.zones.items()
     }

@@ -129,6 +129,10 @@ def decide(
             replace(base, granted=True, rule=rule, detail="egress"), zone, state
         )
 
+    if posture is Posture.FIRE:
+        # Life safety beats configuration: no zone override lets anyone into a
+        # building whose fire alarm is on.
+        return _denial(policy, zone, request, posture, now, local, base)
     match = first_match(
         policy,
         zone,

@@ -9,7 +9,7 @@ import pytest
 from gateway.credentials.decision import CredentialKind, Decision, DenialReason
 from gateway.node.policy import AccessRequest, GateState, Posture, decide
 from gateway.node.policy.document import Direction
-from tests.node.policy.site import MOIS, SERVER_ORG, VISITOR_ORG, at, compiled, person
+from tests.node.policy.site import MOIS, SERVER_ORG, VISITOR_ORG, at, compiled, person, site
 
 POLICY = compiled()
 NORMAL = GateState()
@@ -375,3 +375,29 @@ def test_time_zone_is_korean_wall_clock() -> None:
     assert decide(mois, POLICY, NORMAL, utc).granted
     with pytest.raises(ValueError, match="timezone-aware"):
         decide(mois, POLICY, NORMAL, dt.datetime(2026, 9, 22, 10, 0))
+
+
+def test_a_zone_override_changes_only_the_keys_it_names() -> None:
+    doc = site()
+    doc["zones"]["b6-office"]["postures"] = {"fire": {"exit": "rules"}, "level3": {"duty": False}}
+    policy = compiled(doc)
+    office = policy.doors["b6-office-in"].zone
+    assert office.effects[Posture.FIRE].entry is False  # from the site's fire default
+    assert office.effects[Posture.FIRE].exit == "rules"
+    assert office.effects[Posture.LEVEL3].org == "home_hours"  # from the site's level3
+    assert office.effects[Posture.LEVEL3].duty is False
+    staff = person("h-mois", "b6-office-in", org=MOIS)
+    decision = decide(staff, policy, LEVEL[Posture.FIRE], at("2026-09-22 10:00"))
+    assert (decision.granted, decision.rule) == (False, "posture:fire")
+
+
+def test_fire_denies_entry_even_where_a_zone_says_entry_is_open() -> None:
+    doc = site()
+    doc["zones"]["b6-office"]["postures"] = {"fire": {"entry": True}}
+    staff = person("h-mois", "b6-office-in", org=MOIS)
+    decision = decide(staff, compiled(doc), LEVEL[Posture.FIRE], at("2026-09-22 10:00"))
+    assert (decision.granted, decision.rule, decision.alarms) == (
+        False,
+        "posture:fire",
+        ("fire_entry_attempt",),
+    )

@@ -7,6 +7,7 @@ import click
 from gateway.cli.authority import authority
 from gateway.cli.check import check
 from gateway.cli.credential import credential
+from gateway.cli.node import node
 from gateway.cli.tour import tour
 
 
@@ -23,4 +24,5 @@ def cli() -> None:
 cli.add_command(authority)
 cli.add_command(check)
 cli.add_command(credential)
+cli.add_command(node)
 cli.add_command(tour)

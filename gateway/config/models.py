@@ -58,6 +58,11 @@ class DoorSection(Section):
     lock_type: Literal["fail-secure", "fail-safe"] = Field(
         description="'fail-secure' (strike: locked without power) or 'fail-safe' (maglock)"
     )
+    # No default: which contact carries the lock decides which way it fails, and a
+    # guess would be right only half the time.
+    lock_contact: Literal["NO", "NC"] = Field(
+        description="the relay contact the lock's supply runs through: 'NO' or 'NC'"
+    )
     relay_polarity: Literal["active-high", "active-low"] | None = Field(
         default=None, description="unset: the relay board's polarity from the profile"
     )
@@ -76,7 +81,7 @@ class DoorSection(Section):
     )
     egress: bool = Field(default=True, description="release on fire alarm (an egress door)")
 
-    @field_validator("contact", mode="before")
+    @field_validator("contact", "lock_contact", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value

@@ -57,7 +57,7 @@ def test_json_output() -> None:
     finding = report["files"][1]["findings"][0]
     assert finding == {
         "file": str(bad),
-        "line": 15,
+        "line": 16,
         "key": "pins.led_red",
         "message": "BCM 14 has two functions: led_red and the PN532 reader's UART TXD "
         "(from profile 'pi4-pn532-waveshare-relay')",

@@ -61,16 +61,16 @@ INVALID = [
     ),
     (
         "door",
-        13,
+        14,
         "door.unlcok_seconds",
         "unknown key 'unlcok_seconds' in [door]",
         "did you mean 'unlock_seconds'?",
     ),
     ("door-lock-type", 12, "door.lock_type", "(got 'fail-secur')", "did you mean 'fail-secure'?"),
-    ("door-range", 13, "door.unlock_seconds", "greater than 0 (got 0)", "0 < s <= 60"),
+    ("door-range", 14, "door.unlock_seconds", "greater than 0 (got 0)", "0 < s <= 60"),
     (
         "pins",
-        15,
+        16,
         "pins.led_red",
         "BCM 14 has two functions: led_red and the PN532 reader's UART TXD "
         "(from profile 'pi4-pn532-waveshare-relay')",
@@ -78,21 +78,21 @@ INVALID = [
     ),
     (
         "pins-board",
-        15,
+        16,
         "pins.led_red",
         "BCM 28 (led_red) is not a usable GPIO on the Raspberry Pi 4 Model B",
         "the board has BCM 2-27",
     ),
     (
         "pins-twice",
-        15,
+        16,
         "pins.buzzer",
         "BCM 5 has two functions: buzzer and door_contact",
         "move buzzer",
     ),
     (
         "pins-speed-gate",
-        13,
+        14,
         "door.mode",
         "'speed-gate' senses each passage",
         "add 'passage_sensor = <BCM>' under [pins]",
@@ -106,7 +106,7 @@ INVALID = [
     ),
     (
         "paths",
-        16,
+        17,
         "paths.status_list_signer_cert",
         "missing required key 'status_list_signer_cert'",
         "add 'status_list_signer_cert = ...' under [paths]",
@@ -123,14 +123,14 @@ INVALID = [
     ("pi5-acr122u", 10, "readers.nfc", "an ACR122U is a USB reader", "'usb:072f:2200'"),
     (
         "pi5-pn532",
-        15,
+        16,
         "pins.led_green",
         "BCM 15 has two functions: led_green and the PN532 reader's UART RXD",
         "move led_green",
     ),
     (
         "pizero2w-rcs380",
-        15,
+        16,
         "pins.exit_button",
         "BCM 21 has two functions: exit_button and channel 3 of the Waveshare RPi Relay Board",
         "move exit_button",
@@ -227,3 +227,17 @@ def test_a_value_that_is_part_of_an_allowed_one_is_suggested(tmp_path: Path) -> 
     (finding,) = caught.value.findings
     assert finding.key == "door.relay_polarity"
     assert finding.hint == "did you mean 'active-high'?"
+
+
+def test_the_lock_contact_must_be_stated(tmp_path: Path) -> None:
+    """Which relay contact carries the lock decides which way it fails: never a default."""
+    text = (EXAMPLES / "node-pi4-pn532.toml").read_text(encoding="utf-8")
+    assert 'lock_contact = "NO"' in text
+    path = tmp_path / "node.toml"
+    path.write_text(text.replace('lock_contact = "NO"\n', ""), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_node_config(path)
+    (finding,) = caught.value.findings
+    assert finding.key == "door.lock_contact"
+    assert "missing required key 'lock_contact' in [door]" in finding.message
+    assert "'NO' or 'NC'" in (finding.hint or "")

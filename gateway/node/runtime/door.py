@@ -2,8 +2,6 @@
 
 What the config does not say yet, and this module assumes (each in one constant):
 
-* the lock's supply runs through the relay's normally open contact
-  (:data:`RELAY_CONTACT`); :class:`LockWiring` needs it, the config has no key for it;
 * exit buttons are push buttons (normally open); tamper switches and fire-panel
   contacts are normally closed (closed with the cover on, supervised); a passage
   beam closes while it is broken;
@@ -12,13 +10,12 @@ What the config does not say yet, and this module assumes (each in one constant)
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from gateway.config.findings import ConfigError, Finding
 from gateway.config.loader import LoadedNode, read_toml
 from gateway.node.door import DoorConfig, DoorPins, InputSpec, LockType, LockWiring
 
-RELAY_CONTACT: Literal["NO", "NC"] = "NO"
 HELD_OPEN_WARNING_FRACTION = 2 / 3
 _OUTPUTS = {"led_red": "red LED", "led_green": "green LED", "buzzer": "buzzer"}
 
@@ -26,7 +23,9 @@ _OUTPUTS = {"led_red": "red LED", "led_green": "green LED", "buzzer": "buzzer"}
 def lock_wiring(node: LoadedNode) -> LockWiring:
     door = node.config.door
     lock = LockType.FAIL_SECURE if door.lock_type == "fail-secure" else LockType.FAIL_SAFE
-    return LockWiring(lock, relay_active_high=node.relay_active_high, relay_contact=RELAY_CONTACT)
+    return LockWiring(
+        lock, relay_active_high=node.relay_active_high, relay_contact=door.lock_contact
+    )
 
 
 def door_config(node: LoadedNode, door_id: str) -> DoorConfig:

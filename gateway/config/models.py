@@ -105,7 +105,9 @@ class PinsSection(Section):
     passage_sensor: Bcm | None = _pin("speed-gate passage sensor input")
 
 
-REQUIRED_PINS = ("lock_relay", "door_contact")
+# A gate must be able to lock, to know the door is shut, and to show its verdict
+# (the node refuses to start without them, so the check refuses the file first).
+REQUIRED_PINS = ("lock_relay", "door_contact", "led_red", "led_green", "buzzer")
 
 
 class PathsSection(Section):

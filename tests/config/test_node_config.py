@@ -241,3 +241,17 @@ def test_the_lock_contact_must_be_stated(tmp_path: Path) -> None:
     assert finding.key == "door.lock_contact"
     assert "missing required key 'lock_contact' in [door]" in finding.message
     assert "'NO' or 'NC'" in (finding.hint or "")
+
+
+def test_a_profile_without_indicator_pins_needs_the_node_to_give_them(tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    shipped = Path(__file__).resolve().parents[2] / "firmware_profiles"
+    text = (shipped / "pi4-pn532-waveshare-relay.toml").read_text(encoding="utf-8")
+    (profiles / "pi4-pn532-waveshare-relay.toml").write_text(
+        text.replace("buzzer = 22\n", ""), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_node_config(EXAMPLES / "node-pi4-pn532.toml", profiles)
+    messages = [f.message for f in caught.value.findings]
+    assert "no pin for buzzer: neither the node nor the profile sets it" in messages

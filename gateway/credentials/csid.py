@@ -8,7 +8,6 @@ a holder id that survives reissue and a serial that names one credential.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,20 +84,3 @@ class CivilServantClaims:
         if self.portrait:
             values[PORTRAIT] = self.portrait
         return values
-
-    @classmethod
-    def from_elements(cls, values: Mapping[str, Any]) -> CivilServantClaims:
-        """Rebuild from a full set of elements (the authority's view, not a gate's)."""
-        return cls(
-            holder_id=values[HOLDER_ID],
-            credential_serial=values[CREDENTIAL_SERIAL],
-            issue_number=values[ISSUE_NUMBER],
-            name=values[NAME],
-            organization=values[ORGANIZATION],
-            organization_code=values[ORGANIZATION_CODE],
-            position=values[POSITION],
-            issue_date=values[ISSUE_DATE],
-            issuing_authority=values[ISSUING_AUTHORITY],
-            issuing_authority_phone=values[ISSUING_AUTHORITY_PHONE],
-            portrait=values.get(PORTRAIT, b""),
-        )

@@ -390,3 +390,12 @@ def test_device_signature_with_an_attached_payload_is_malformed(world: World) ->
     decision = check(world, MobilePresentation(encode(response), session))
     assert decision.reason is DenialReason.MALFORMED
     assert "detached" in decision.detail
+
+
+def test_removing_an_anchor_stops_its_credentials_at_once(world: World) -> None:
+    holder = world.issue()
+    trust = world.trust()
+    gate = Verifier(trust, world.status_cache())
+    assert gate.verify(mobile(world, holder), NOW).granted
+    trust.remove_anchor(world.iaca.certificate)
+    assert gate.verify(mobile(world, holder), NOW).reason is DenialReason.UNTRUSTED_ISSUER

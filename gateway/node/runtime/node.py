@@ -208,6 +208,10 @@ class GateNode:
         verdict = outcome.decision
         request = AccessRequest.from_verdict(verdict, self.parts.door_id)
         decision = decide(request, self.parts.policy, self.state, now)
+        # The relay first: the person at the door must not wait on the log.
+        door = self._door
+        if decision.granted and door is not None and door.grant(decision.holder_id or ""):
+            self._pending.append(decision)
         self.emit(
             "decision",
             granted=decision.granted,
@@ -226,9 +230,6 @@ class GateNode:
             direction=None if decision.direction is None else decision.direction.value,
             posture=decision.posture.value,
         )
-        door = self._door
-        if decision.granted and door is not None and door.grant(decision.holder_id or ""):
-            self._pending.append(decision)
         return decision
 
     def _log_tap(self, outcome: TapOutcome, uid: bytes) -> None:

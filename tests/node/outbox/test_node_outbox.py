@@ -85,4 +85,5 @@ async def test_grant_and_refusal_are_chained_signed_and_pending(
     door_granted = next(
         e.seq for e in stored if e.kind == "door" and e.payload["door_event"] == "granted"
     )
-    assert grant_seq < door_granted  # the decision is queued before the relay moves
+    # The relay moves first, then the decision is queued (docs/reliability.md).
+    assert door_granted < grant_seq

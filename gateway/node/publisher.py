@@ -1,0 +1,232 @@
+"""The node's publisher: outbox events to the ``events`` topic, delivered only on a good PUBACK.
+
+It connects with a persistent session (MQTT 5 ``clean_start=False`` and a session
+expiry) and the ``offline`` Last Will, publishes ``online`` retained, then loops:
+the oldest undelivered events (up to ``batch_size`` consecutive ones) go out as one
+:class:`~gateway.mqtt.payloads.EventBatch` at QoS 1, one message in flight at a time,
+so order is kept. Events are marked delivered only when the PUBACK's reason code is
+a success (< 0x80). aiomqtt 2.x ignores PUBACK reason codes, so the publisher
+publishes through the underlying paho client and reads the code in ``on_publish``.
+
+A refused PUBACK (>= 0x80, e.g. 0x87 not authorized) never marks anything: it appends
+one ``publish_refused`` alarm event per streak of refusals and backs off. A lost
+connection reconnects with capped exponential backoff and resends what is still
+pending; duplicates across a reconnect are allowed (the collector dedups by node+seq).
+
+The outbox has no "new event" hook, so the publisher polls it every ``poll_interval``
+seconds while idle; :meth:`Publisher.notify` wakes it at once (call it after appending).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiomqtt
+import paho.mqtt.client as mqtt
+import structlog
+
+from gateway.mqtt.payloads import MAX_BATCH, EventBatch
+from gateway.mqtt.session import availability_will, persistent_client
+from gateway.mqtt.topics import AVAILABILITY_ONLINE, get, topic_for
+from gateway.node.outbox import Event, Outbox
+
+log = structlog.get_logger("gateway.node.publisher")
+REFUSED_KIND = "publish_refused"
+Sleep = Callable[[float], Awaitable[None]]
+ClientFactory = Callable[[], aiomqtt.Client]
+
+
+class _AckTap:
+    """Reads PUBACK reason codes from the paho client under an aiomqtt client."""
+
+    _inner: Any
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self._client = client
+        self._paho: mqtt.Client = client._client
+        inner: Any = self._paho.on_publish
+        earlier = getattr(inner, "__self__", None)
+        if isinstance(earlier, _AckTap):  # a reused client: wrap the original, not our tap
+            inner = earlier._inner
+        self._inner = inner
+        self._waiting: dict[int, asyncio.Future[int]] = {}
+        self._early: dict[int, int] = {}
+        self._paho.on_publish = self._on_publish
+
+    def _on_publish(self, c: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        code = int(getattr(rc, "value", rc or 0))
+        future = self._waiting.pop(mid, None)
+        if future is None:
+            self._early[mid] = code
+        elif not future.done():
+            future.set_result(code)
+        if self._inner is not None:
+            self._inner(c, userdata, mid, rc, props)
+
+    async def publish(
+        self, topic: str, payload: bytes, qos: int, retain: bool, timeout: float
+    ) -> int:
+        """Publish and return the PUBACK reason code; :class:`aiomqtt.MqttError` if none comes."""
+        info = self._paho.publish(topic, payload, qos, retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, "could not publish")
+        if info.mid in self._early:
+            return self._early.pop(info.mid)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting[info.mid] = future
+        disconnected: asyncio.Future[None] = self._client._disconnected
+        waiters: set[asyncio.Future[Any]] = {future, disconnected}
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            self._waiting.pop(info.mid, None)
+        if future in done:
+            return future.result()
+        if disconnected.done() and not disconnected.cancelled():
+            exc = disconnected.exception()
+            raise aiomqtt.MqttError(f"disconnected before PUBACK: {exc}")
+        raise aiomqtt.MqttError("no PUBACK in time")
+
+
+class Publisher:
+    """Publishes one node's outbox; :meth:`run` until cancelled."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        hostname: str,
+        port: int,
+        site: str,
+        node: str,
+        client_factory: ClientFactory | None = None,
+        batch_size: int = 100,
+        poll_interval: float = 0.05,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 30.0,
+        ack_timeout: float = 10.0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
+        self._outbox = outbox
+        self._hostname, self._port = hostname, port
+        self._site, self._node = site, node
+        self._client_factory = client_factory or self._default_client
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._backoff_initial, self._backoff_max = backoff_initial, backoff_max
+        self._ack_timeout = ack_timeout
+        self._sleep = sleep
+        self._topic = topic_for("events", site=site, node=node)
+        self._qos = get("events").qos
+        self._wake = asyncio.Event()
+        self._refusing = False
+        self.connected = asyncio.Event()  # set while a session is up (for health and tests)
+        self.sessions = 0  # how many connections came up (each one resends what is pending)
+        self.delivered_seq = 0  # the highest seq marked delivered by this publisher
+        self._progress = asyncio.Event()
+
+    def _default_client(self) -> aiomqtt.Client:
+        return persistent_client(
+            self._hostname, self._port, self._node, will=availability_will(self._site, self._node)
+        )
+
+    def notify(self) -> None:
+        """New events are in the outbox: publish now rather than at the next poll."""
+        self._wake.set()
+
+    async def wait_delivered(self, seq: int) -> None:
+        """Return once every event up to ``seq`` is marked delivered (wrap in a timeout)."""
+        while self.delivered_seq < seq:
+            self._progress.clear()
+            await self._progress.wait()
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self._backoff_max, self._backoff_initial * 2**attempt))
+
+    async def run(self) -> None:
+        """Connect, publish, reconnect on any MQTT failure; returns only by cancellation."""
+        attempt = 0
+        while True:
+            try:
+                async with self._client_factory() as client:
+                    attempt = 0
+                    await self._serve(client)
+            except aiomqtt.MqttError as exc:
+                delay = self._backoff(attempt)
+                attempt += 1
+                log.warning("publisher_disconnected", error=str(exc), retry_in_s=delay)
+                self.connected.clear()
+                await self._sleep(delay)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        tap = _AckTap(client)
+        availability = get("availability")
+        rc = await tap.publish(
+            topic_for("availability", site=self._site, node=self._node),
+            AVAILABILITY_ONLINE,
+            availability.qos,
+            availability.retain,
+            self._ack_timeout,
+        )
+        if rc >= 0x80:
+            log.error("availability_refused", reason_code=rc)
+        self.sessions += 1
+        self.connected.set()
+        refusals = 0
+        while True:
+            self._wake.clear()  # before reading: a notify() from now on is not missed
+            batch = await self._outbox.pending_async(self._batch_size)
+            if not batch:
+                await self._idle()
+                continue
+            rc = await tap.publish(
+                self._topic, self._payload(batch), self._qos, False, self._ack_timeout
+            )
+            if rc < 0x80:
+                await self._outbox.mark_delivered_async(up_to_seq=batch[-1].seq)
+                self.delivered_seq = batch[-1].seq
+                self._progress.set()
+                refusals, self._refusing = 0, False
+                continue
+            await self._refused(batch, rc)
+            delay = self._backoff(refusals)
+            refusals += 1
+            await self._sleep(delay)
+
+    async def _idle(self) -> None:
+        try:
+            async with asyncio.timeout(self._poll_interval):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    def _payload(self, batch: list[Event]) -> bytes:
+        message = EventBatch(
+            site=self._site,
+            node=self._node,
+            events=[e.to_wire() for e in batch],  # type: ignore[misc]
+        )
+        return message.model_dump_json().encode("utf-8")
+
+    async def _refused(self, batch: list[Event], rc: int) -> None:
+        """One alarm event per streak of refusals; the events stay pending."""
+        log.error("publish_refused", reason_code=rc, first_seq=batch[0].seq, last_seq=batch[-1].seq)
+        if self._refusing:
+            return
+        self._refusing = True
+        await self._outbox.append(
+            REFUSED_KIND,
+            {
+                "is_alarm": True,
+                "topic": self._topic,
+                "reason_code": rc,
+                "first_seq": batch[0].seq,
+                "last_seq": batch[-1].seq,
+            },
+        )

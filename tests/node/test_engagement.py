@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import ndef
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.credentials import cose
@@ -20,21 +18,7 @@ from gateway.node.proximity import engagement as eng
 from gateway.node.proximity import handover as ho
 from gateway.node.readers.failure import ReadFailure, ReadFailureReason
 from tests.credentials.strategies import encoded_cbor, mutated
-
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[1] / "credentials" / "vectors" / "annex_d.json").read_text("utf-8")
-)
-HOSTILE = settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-
-def raw(name: str) -> bytes:
-    return bytes.fromhex(VECTORS[name])
+from tests.node.annex_d import HOSTILE, VECTORS, raw
 
 
 def annex_transcript() -> list[Any]:

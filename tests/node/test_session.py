@@ -7,13 +7,11 @@ SessionEstablishment and the mdoc's SessionData must come out byte for byte.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.credentials import csid
@@ -24,21 +22,7 @@ from gateway.node.proximity.engagement import DeviceEngagement, build_device_eng
 from gateway.node.proximity.handover import parse_handover_select
 from gateway.node.readers.failure import ReadFailure, ReadFailureReason
 from tests.credentials.strategies import encoded_cbor, mutated
-
-VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).parents[1] / "credentials" / "vectors" / "annex_d.json").read_text("utf-8")
-)
-HOSTILE = settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-
-
-def raw(name: str) -> bytes:
-    return bytes.fromhex(VECTORS[name])
+from tests.node.annex_d import HOSTILE, VECTORS, raw
 
 
 def private_key(name: str) -> ec.EllipticCurvePrivateKey:

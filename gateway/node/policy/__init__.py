@@ -7,7 +7,14 @@ per presentation.
 
 from gateway.node.policy.calendar import HolidayCalendar, Schedule, Window
 from gateway.node.policy.compiled import CompiledPolicy, compile_policy
-from gateway.node.policy.document import Direction, DutyKind, PolicyDocument, Posture
+from gateway.node.policy.document import (
+    Direction,
+    DutyKind,
+    Operator,
+    PolicyDocument,
+    Posture,
+    Staleness,
+)
 from gateway.node.policy.engine import AccessRequest, GateState, PolicyDecision, decide
 from gateway.node.policy.lint import policy_warnings
 from gateway.node.policy.signed import (
@@ -29,11 +36,13 @@ __all__ = [
     "HolidayCalendar",
     "InstalledPolicy",
     "LoadedPolicy",
+    "Operator",
     "PolicyDecision",
     "PolicyDocument",
     "PolicyError",
     "Posture",
     "Schedule",
+    "Staleness",
     "Window",
     "compile_policy",
     "decide",

@@ -24,7 +24,12 @@ posture_defaults are required; the rest may be left out)::
      "grants": [{"id": "p-1", "kind": "separate_pass", "credential_serial": "PASS-0001",
                  "zones": ["b6-lobby"], "valid_from": "…+09:00", "valid_until": "…+09:00"}],
      "extra_holidays": ["2026-10-02"], "utc_offset_minutes": 540,
-     "duty_hours": {"day_start": "09:00", "day_end": "18:00"}}
+     "duty_hours": {"day_start": "09:00", "day_end": "18:00"},
+     "staleness": {"max_age_s": 86400, "on_stale": "deny"},
+     "operators": {"soc-1": {"public_key": "<SPKI DER, base64url>",
+                             "actions": ["unlock", "relock", "resync"], "doors": []}}}
+
+A zone may carry its own ``"staleness"``; it replaces the site's for that zone.
 """
 
 from __future__ import annotations
@@ -94,6 +99,34 @@ class ZoneEffect(Strict):
         return self
 
 
+class Staleness(Strict):
+    """How old the status list may be before this zone stops trusting it (rule: fail closed).
+
+    The age is counted at the node from the token's ``iat``. Past ``max_age_s``:
+    ``on_stale = "deny"`` denies every credential with ``stale_status``;
+    ``"last_known"`` (the degraded rule) still grants a credential whose last known
+    status was VALID, marks the decision ``degraded`` and raises a ``stale_status``
+    alarm once, so the centre sees the node is running on old data.
+    """
+
+    max_age_s: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    on_stale: Literal["deny", "last_known"] = "deny"
+
+
+class Operator(Strict):
+    """A key the centre signs commands with (remote unlock, relock, resync).
+
+    ``public_key``: the P-256 public key, SubjectPublicKeyInfo DER in base64url
+    (no padding); a command's COSE ``kid`` is the operator id. ``doors`` empty:
+    every door of the site.
+    """
+
+    name: str = ""
+    public_key: str = Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=40)
+    actions: tuple[Literal["unlock", "relock", "resync"], ...] = Field(min_length=1)
+    doors: tuple[str, ...] = ()
+
+
 class Zone(Strict):
     building: str
     name: str = ""
@@ -102,6 +135,7 @@ class Zone(Strict):
     schedule: str = "office"  # when organizations' staff may enter
     antipassback: Literal["off", "soft", "hard"] = "off"
     postures: dict[Posture, ZoneEffect] = Field(default_factory=dict)  # overrides the defaults
+    staleness: Staleness | None = None  # None: the site's
 
 
 class Door(Strict):
@@ -183,6 +217,12 @@ class PolicyDocument(Strict):
     posture_defaults: dict[Posture, ZoneEffect]
     duty_roster: tuple[DutyEntry, ...] = ()
     grants: tuple[Grant, ...] = ()
+    staleness: Staleness = Staleness()
+    operators: dict[str, Operator] = Field(default_factory=dict)
+
+    def staleness_for(self, zone_id: str) -> Staleness:
+        zone = self.zones.get(zone_id)
+        return self.staleness if zone is None or zone.staleness is None else zone.staleness
 
     @model_validator(mode="after")
     def _references(self) -> PolicyDocument:
@@ -227,6 +267,9 @@ def _dangling(doc: PolicyDocument) -> list[str]:
         need(f"duty_roster.{i}.building", entry.building, buildings, "building")
         for j, z in enumerate(entry.zones):
             need(f"duty_roster.{i}.zones.{j}", z, zones, "zone")
+    for oid, operator in doc.operators.items():
+        for i, d in enumerate(operator.doors):
+            need(f"operators.{oid}.doors.{i}", d, dict(doc.doors), "door")
     for i, grant in enumerate(doc.grants):
         need(f"grants.{i}.schedule", grant.schedule, schedules, "schedule")
         for j, z in enumerate(grant.zones):

@@ -166,3 +166,28 @@ def test_warnings_for_a_valid_but_doubtful_document() -> None:
         "zones.b5-annex: no door leads into it",
     ]
     assert policy_warnings(parse_document(_json(site()))) == []
+
+
+def test_staleness_defaults_to_deny_after_a_day_and_a_zone_may_override() -> None:
+    doc_json = site(staleness={"max_age_s": 3600, "on_stale": "deny"})
+    doc_json["zones"]["b6-lobby"]["staleness"] = {"max_age_s": 600, "on_stale": "last_known"}
+    doc = parse_document(_json(doc_json))
+    assert doc.staleness_for("b6-lobby").on_stale == "last_known"
+    assert doc.staleness_for("b6-lobby").max_age_s == 600
+    assert doc.staleness_for("b6-server").max_age_s == 3600
+    assert parse_document(_json(site())).staleness_for("b6-lobby").max_age_s == 86400
+
+
+def test_staleness_below_a_minute_is_refused() -> None:
+    assert "max_age_s" in _invalid(site(staleness={"max_age_s": 5}))
+
+
+def test_an_operator_naming_an_unknown_door_is_refused() -> None:
+    operator = {"public_key": "A" * 91, "actions": ["unlock"], "doors": ["nowhere"]}
+    message = _invalid(site(operators={"soc-1": operator}))
+    assert "operators.soc-1.doors.0" in message
+    assert "nowhere" in message
+
+
+def test_an_operator_needs_at_least_one_action() -> None:
+    assert "actions" in _invalid(site(operators={"soc-1": {"public_key": "A" * 91, "actions": []}}))

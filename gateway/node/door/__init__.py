@@ -10,7 +10,7 @@
 from gateway.node.door.aio import AsyncDoor
 from gateway.node.door.clock import Clock, FakeClock, MonotonicClock
 from gateway.node.door.config import DoorConfig
-from gateway.node.door.controller import DoorController, DoorState
+from gateway.node.door.controller import DoorController, DoorState, RemoteRefusal
 from gateway.node.door.devices import (
     DoorDevices,
     DoorInput,
@@ -41,5 +41,6 @@ __all__ = [
     "LockWiring",
     "MonotonicClock",
     "RelayMismatchError",
+    "RemoteRefusal",
     "make_pin_factory",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from gateway.node.door.controller import DoorController
+from gateway.node.door.controller import DoorController, RemoteRefusal
 from gateway.node.door.devices import DoorInput
 
 
@@ -42,6 +42,18 @@ class AsyncDoor:
         result = self.controller.grant(subject)
         self._reschedule()
         return result
+
+    def remote_unlock(
+        self, seconds: float, *, operator: str, command_id: str
+    ) -> RemoteRefusal | None:
+        refusal = self.controller.remote_unlock(seconds, operator=operator, command_id=command_id)
+        self._reschedule()
+        return refusal
+
+    def remote_relock(self, *, operator: str, command_id: str) -> RemoteRefusal | None:
+        refusal = self.controller.remote_relock(operator=operator, command_id=command_id)
+        self._reschedule()
+        return refusal
 
     def set_lockdown(self, on: bool, reason: str = "") -> None:
         self.controller.set_lockdown(on, reason)

@@ -8,12 +8,20 @@ edge and command also runs first, so a late tick cannot reorder what happened.
 
 Modes overlay the door's phase: a latched fire release (egress doors) beats
 lockdown, which beats grants. Tamper is an alarm beside the phase.
+
+A remote unlock (a signed operator command) opens a *window*: the door stays
+released for its seconds however often it opens and closes, a door held open
+inside it is no alarm until the window ends, and a grant never shortens it nor it
+a grant. It is refused, like a grant, in lockdown, during a fire release and after
+shutdown; lockdown and fire end it. A remote relock ends any window at once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Literal
 
 from gateway.node.door.clock import Clock
 from gateway.node.door.config import DoorConfig
@@ -34,6 +42,14 @@ class DoorState(StrEnum):
 
 
 _PHASES_UNLOCKED = frozenset({DoorState.UNLOCKED_FOR_GRANT, DoorState.OPEN, DoorState.HELD_OPEN})
+RemoteRefusal = Literal["shut_down", "fire", "lockdown"]
+
+
+@dataclass(frozen=True, slots=True)
+class _RemoteWindow:
+    until: float
+    operator: str
+    command_id: str
 
 
 class DoorController:
@@ -60,6 +76,7 @@ class DoorController:
         self._lockdown = False
         self._tamper = False
         self._shut_down = False
+        self._remote: _RemoteWindow | None = None
         self._seen = dict.fromkeys(DoorInput, False)
         for name in DoorInput:  # start from what the inputs show now
             if devices.read(name):
@@ -105,12 +122,53 @@ class DoorController:
         self._apply()
         return True
 
+    def remote_unlock(
+        self, seconds: float, *, operator: str, command_id: str
+    ) -> RemoteRefusal | None:
+        """Keep the door released for ``seconds``; None when done, else why it was refused."""
+        self.tick()
+        who = {"operator": operator, "command_id": command_id, "seconds": f"{seconds:g}"}
+        refusal = self._remote_refusal(lockdown_refuses=True)
+        if refusal is not None:
+            self._emit(K.REMOTE_UNLOCK_REFUSED, reason=refusal, **who)
+            return refusal
+        if seconds <= 0:
+            raise ValueError(f"a remote unlock needs a positive duration, got {seconds}")
+        until = self.clock.now() + seconds
+        self._remote = _RemoteWindow(until, operator, command_id)
+        self._emit(K.REMOTE_UNLOCK, **who)
+        if self._phase in (DoorState.LOCKED, DoorState.UNLOCKED_FOR_GRANT):
+            self._phase = DoorState.UNLOCKED_FOR_GRANT
+            self._unlock_deadline = max(until, self._unlock_deadline or until)
+        elif self._phase is DoorState.OPEN:
+            self._start_held_timers()  # from the window's end now
+        self._apply()
+        return None
+
+    def remote_relock(self, *, operator: str, command_id: str) -> RemoteRefusal | None:
+        """End any unlock window (remote or grant) at once; an open door locks when it shuts."""
+        self.tick()
+        who = {"operator": operator, "command_id": command_id}
+        refusal = self._remote_refusal(lockdown_refuses=False)
+        if refusal is not None:
+            self._emit(K.REMOTE_RELOCK_REFUSED, reason=refusal, **who)
+            return refusal
+        self._end_remote_window()
+        self._credits = 0
+        self._emit(K.REMOTE_RELOCK, **who)
+        if self._phase is DoorState.UNLOCKED_FOR_GRANT:
+            self._relock("remote relock", **who)
+        self._apply()
+        return None
+
     def set_lockdown(self, on: bool, reason: str = "") -> None:
         self.tick()
         if on == self._lockdown or self._shut_down:
             return
         self._lockdown = on
         self._emit(K.LOCKDOWN_ON if on else K.LOCKDOWN_OFF, reason=reason)
+        if on:
+            self._end_remote_window()
         if on and self._phase is DoorState.UNLOCKED_FOR_GRANT:
             self._relock("lockdown")
         self._apply()
@@ -161,8 +219,16 @@ class DoorController:
         now = self.clock.now()
         changed = False
         if self._unlock_deadline is not None and now >= self._unlock_deadline:
-            self._relock("unlock time passed")
+            remote = self._remote
+            if remote is not None and remote.until == self._unlock_deadline:
+                self._relock(
+                    "remote unlock ended", operator=remote.operator, command_id=remote.command_id
+                )
+            else:
+                self._relock("unlock time passed")
             changed = True
+        if self._remote is not None and now >= self._remote.until:
+            self._remote = None
         if not self._warning and self._warn_deadline is not None and now >= self._warn_deadline:
             self._warning = True
             self._emit(K.HELD_OPEN_WARNING)
@@ -227,6 +293,8 @@ class DoorController:
             self._emit(K.ALARM_CLEARED, alarm=self._open_alarm.value)
         if self._fire:
             self._phase = DoorState.LOCKED  # the relay stays released while the fire latch holds
+        elif self._remote is not None and not self._lockdown:
+            self._unlock()  # the window outlasts each opening
         elif self._turnstile and self._credits > 0 and not self._lockdown:
             self._unlock()
         elif phase in _PHASES_UNLOCKED:
@@ -256,6 +324,7 @@ class DoorController:
             return
         self._fire = True
         self._credits = 0
+        self._remote = None
         self._unlock_deadline = None
         self._stop_held_timers()
         if self._phase is DoorState.UNLOCKED_FOR_GRANT:
@@ -269,18 +338,39 @@ class DoorController:
 
     def _unlock(self) -> None:
         self._phase = DoorState.UNLOCKED_FOR_GRANT
-        self._unlock_deadline = self.clock.now() + self.config.unlock_time_s
+        deadline = self.clock.now() + self.config.unlock_time_s
+        remote = self._remote
+        self._unlock_deadline = deadline if remote is None else max(deadline, remote.until)
 
-    def _relock(self, reason: str) -> None:
+    def _relock(self, reason: str, **detail: str) -> None:
         self._phase = DoorState.LOCKED
         self._credits = 0
         self._unlock_deadline = None
-        self._emit(K.RELOCKED, reason=reason)
+        self._emit(K.RELOCKED, reason=reason, **detail)
+
+    def _remote_refusal(self, *, lockdown_refuses: bool) -> RemoteRefusal | None:
+        if self._shut_down:
+            return "shut_down"
+        if self._fire:
+            return "fire"  # the latched release holds until reset_fire()
+        if self._lockdown and lockdown_refuses:
+            return "lockdown"
+        return None
+
+    def _end_remote_window(self) -> None:
+        """Drop the window; a door held open inside it is timed from now, not from its end."""
+        if self._remote is None:
+            return
+        self._remote = None
+        if self._phase is DoorState.OPEN:
+            self._start_held_timers()
 
     def _start_held_timers(self) -> None:
+        # Inside a remote window an open door is expected: its timers run from the window's end.
         now = self.clock.now()
-        self._warn_deadline = now + self.config.held_open_warning_s
-        self._held_deadline = now + self.config.held_open_limit_s
+        start = now if self._remote is None else max(now, self._remote.until)
+        self._warn_deadline = start + self.config.held_open_warning_s
+        self._held_deadline = start + self.config.held_open_limit_s
         self._warning = False
 
     def _stop_held_timers(self) -> None:

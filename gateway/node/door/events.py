@@ -35,6 +35,11 @@ class DoorEventKind(StrEnum):
     LOCKDOWN_ON = "lockdown_on"
     LOCKDOWN_OFF = "lockdown_off"
     SHUTDOWN = "shutdown"
+    # Signed operator commands (gateway.node.commands); detail names operator and command_id.
+    REMOTE_UNLOCK = "remote_unlock"  # unlocked for detail["seconds"]
+    REMOTE_UNLOCK_REFUSED = "remote_unlock_refused"  # fire, lockdown or shut down
+    REMOTE_RELOCK = "remote_relock"  # any unlock window ended at once
+    REMOTE_RELOCK_REFUSED = "remote_relock_refused"  # the fire release holds the door
 
 
 ALARMS = frozenset(

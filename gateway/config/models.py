@@ -126,6 +126,38 @@ class PathsSection(Section):
         return value
 
 
+class MqttSection(Section):
+    """The link to the centre. Without this section the node keeps every event in its outbox
+    and syncs nothing: an island, for a bench or a first install."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="broker host name or address")
+    port: int = Field(default=1883, ge=1, le=65535)
+    protocol: Literal[5, 311] = Field(
+        default=5, description="5 (MQTT 5, Mosquitto) or 311 (MQTT 3.1.1, the embedded broker)"
+    )
+    username: str | None = Field(default=None, description="unset: the node id")
+    password_file: Path | None = Field(
+        default=None, description="a file holding the broker password (mode 0600)"
+    )
+    heartbeat_seconds: float = Field(default=30.0, ge=1, le=3600)
+    batch_size: int = Field(default=100, ge=1, le=500, description="events per MQTT message")
+
+
+class StateSection(Section):
+    """Where the node keeps what must survive a restart (relative: from the config's folder)."""
+
+    dir: Path = Field(
+        default=Path("state"),
+        description="outbox, node key, synced documents, command nonces; e.g. /var/lib/gateway",
+    )
+    durability: Literal["full", "normal"] = Field(
+        default="full", description="SQLite synchronous for the outbox (docs/reliability.md)"
+    )
+    outbox_alarm_mib: float = Field(
+        default=64.0, gt=0, le=4096, description="outbox size that raises an alarm (MiB)"
+    )
+
+
 class NodeConfig(Section):
     profile: str = Field(
         pattern=r"^[a-z0-9][a-z0-9_-]*$",
@@ -137,3 +169,5 @@ class NodeConfig(Section):
     door: DoorSection
     pins: PinsSection = PinsSection()
     paths: PathsSection
+    mqtt: MqttSection | None = None
+    state: StateSection = StateSection()

@@ -20,7 +20,7 @@ seconds while idle; :meth:`Publisher.notify` wakes it at once (call it after app
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import aiomqtt
@@ -36,6 +36,9 @@ log = structlog.get_logger("gateway.node.publisher")
 REFUSED_KIND = "publish_refused"
 Sleep = Callable[[float], Awaitable[None]]
 ClientFactory = Callable[[], aiomqtt.Client]
+# Runs beside the event pump for as long as a session lasts (inbound messages, heartbeats);
+# an MQTT error in any of them ends the session and the publisher reconnects.
+Companion = Callable[[aiomqtt.Client], Coroutine[Any, Any, None]]
 
 
 class _AckTap:
@@ -110,6 +113,8 @@ class Publisher:
         backoff_max: float = 30.0,
         ack_timeout: float = 10.0,
         sleep: Sleep = asyncio.sleep,
+        subscriptions: Sequence[tuple[str, int]] = (),
+        companions: Sequence[Companion] = (),
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
@@ -130,6 +135,8 @@ class Publisher:
         self.sessions = 0  # how many connections came up (each one resends what is pending)
         self.delivered_seq = 0  # the highest seq marked delivered by this publisher
         self._progress = asyncio.Event()
+        self._subscriptions = tuple(subscriptions)
+        self._companions = tuple(companions)
 
     def _default_client(self) -> aiomqtt.Client:
         return persistent_client(
@@ -156,13 +163,31 @@ class Publisher:
             try:
                 async with self._client_factory() as client:
                     attempt = 0
-                    await self._serve(client)
-            except aiomqtt.MqttError as exc:
+                    await self._session(client)
+            except* aiomqtt.MqttError as group:
+                exc = group.exceptions[0]
                 delay = self._backoff(attempt)
                 attempt += 1
                 log.warning("publisher_disconnected", error=str(exc), retry_in_s=delay)
                 self.connected.clear()
                 await self._sleep(delay)
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """Subscribe, then pump events while the companions run; the first failure ends it."""
+        for topic, qos in self._subscriptions:
+            await client.subscribe(topic, qos=qos)
+        if not self._companions:
+            await self._serve(client)
+            return
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._serve(client), name="publisher-pump")
+                for companion in self._companions:
+                    group.create_task(
+                        companion(client), name=getattr(companion, "__name__", "companion")
+                    )
+        finally:
+            self.connected.clear()
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         tap = _AckTap(client)

@@ -342,6 +342,17 @@ class Outbox:
             ).fetchall()
         return [Event.from_row(tuple(row)) for row in rows]
 
+    def oldest_pending_age(self, now: dt.datetime) -> float | None:
+        """Seconds since the oldest undelivered event happened; None when all are delivered."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT at FROM events WHERE delivered_at IS NULL ORDER BY seq LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return None
+        at = dt.datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+        return max(0.0, (now - at).total_seconds())
+
     def events(self, after_seq: int = 0, limit: int = 10_000) -> list[Event]:
         """Stored events (delivered or not) with seq > ``after_seq``, in seq order."""
         with self._lock:
@@ -454,14 +465,17 @@ class Outbox:
         with self._lock:
             self._conn.close()
 
-    def node_listener(self) -> Callable[[dict[str, Any]], None]:
+    def node_listener(
+        self, on_committed: Callable[[], None] | None = None
+    ) -> Callable[[dict[str, Any]], None]:
         """A :class:`~gateway.node.runtime.node.GateNode` listener: each record becomes an event.
 
         The record's ``event`` names the kind (``decision``, ``door``, ``node``, ``passage`` ...);
         a ``tap`` seen again while the card is still on the reader (``read="repeat"``) is not
         kept. Each is submitted without waiting (an enqueue, no I/O): the relay, driven right
         after the ``decision`` event, never waits on a commit. A refused or failed write is
-        logged at ERROR.
+        logged at ERROR. ``on_committed`` runs once each event is on disk (the publisher's
+        :meth:`~gateway.node.publisher.Publisher.notify`).
         """
 
         def listen(record: dict[str, Any]) -> None:
@@ -475,6 +489,8 @@ class Outbox:
                 log.error("outbox_refused", kind=kind, error=f"{type(exc).__name__}: {exc}")
                 return
             future.add_done_callback(_log_failure)
+            if on_committed is not None:
+                future.add_done_callback(lambda _f: on_committed())
 
         return listen
 

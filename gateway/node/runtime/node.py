@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -47,7 +47,6 @@ from gateway.node.door import (
 )
 from gateway.node.policy import AccessRequest, CompiledPolicy, GateState, PolicyDecision, decide
 from gateway.node.readers.failure import ReadFailure
-from gateway.node.readers.nfc import NfcReader
 from gateway.node.readers.tap import Phase, TapOutcome, read_tap
 from gateway.node.readers.tap import decide as verify_tap
 
@@ -65,13 +64,24 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class TapSource(Protocol):
+    """A reader backend: the NFC reader (:class:`NfcReader`) or the in-memory one."""
+
+    device: str
+    poll_interval: float
+
+    async def next_tap(self) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class NodeParts:
     """Everything the loop drives, built from a config (:mod:`.build`) or by a test."""
 
     door_id: str
     reader_id: str
-    reader: NfcReader
+    reader: TapSource
     verifier: Verifier
     policy: CompiledPolicy
     controller_factory: Callable[[Callable[[DoorEvent], None]], DoorController]
@@ -102,6 +112,16 @@ class GateNode:
         self._door: AsyncDoor | None = None
         self._controller: DoorController | None = None
         self._closed = False
+        # Until the reader fails, it is taken as ready: a gate may wait hours for its first tap.
+        self._reader_state: tuple[str, str | None] = ("ready", None)
+
+    @property
+    def controller(self) -> DoorController | None:
+        return self._controller
+
+    def reader_health(self) -> tuple[str, str | None]:
+        """``ready``, ``starting`` or ``error`` with the last error, for the heartbeat."""
+        return self._reader_state
 
     # -- events -------------------------------------------------------------------------
     def emit(self, event: str, **fields: Any) -> None:
@@ -162,12 +182,16 @@ class GateNode:
             try:
                 link = await self.parts.reader.next_tap()
             except ReadFailure as failure:
+                self._reader_state = ("ready", None)  # the reader works; the tap failed
                 self.emit("tap", read="failed", reason=failure.reason.value, detail=failure.detail)
                 continue
             except Exception as exc:  # the reader device itself: absent, unplugged, refused
-                self.emit("tap", read="reader_error", detail=f"{type(exc).__name__}: {exc}")
+                detail = f"{type(exc).__name__}: {exc}"
+                self._reader_state = ("error", detail)
+                self.emit("tap", read="reader_error", detail=detail)
                 await asyncio.sleep(RETRY_AFTER_READER_ERROR_S)
                 continue
+            self._reader_state = ("ready", None)
             if self._repeat(link.uid):
                 await link.close()
                 self.emit_at(logging.DEBUG, "tap", {"read": "repeat", "uid": link.uid.hex()})

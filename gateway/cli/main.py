@@ -1,17 +1,68 @@
-"""The one ``gateway`` command. Each subcommand group lives in its own module."""
+"""The one ``gateway`` command. Each subcommand lives in its own module, imported when it runs.
+
+Imports are lazy because a gate is a Pi Zero 2 W with 512 MB: ``gateway node``
+must not carry the authority's, the collector's or the viewer's modules in
+its memory, and ``gateway --help`` should answer at once.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
-from gateway.cli.authority import authority
-from gateway.cli.check import check
-from gateway.cli.credential import credential
-from gateway.cli.node import node
-from gateway.cli.tour import tour
+# name -> (module, attribute, the one line `gateway --help` shows without importing it);
+# tests/test_cli_lazy.py holds each line to the command's own help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "authority": (
+        "gateway.cli.authority",
+        "authority",
+        "The issuing authority: enroll, issue, revoke and publish credentials.",
+    ),
+    "check": (
+        "gateway.cli.check",
+        "check",
+        "Validate node configs, firmware profiles and policy documents.",
+    ),
+    "credential": (
+        "gateway.cli.credential",
+        "credential",
+        "Work with presented credentials offline.",
+    ),
+    "node": (
+        "gateway.cli.node",
+        "node",
+        "Run a gate node: reader, verifier, policy, door, outbox, link.",
+    ),
+    "tour": (
+        "gateway.cli.tour",
+        "tour",
+        "Show, offline, in a second or two, that the credential core works.",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, attribute, _help = entry
+        command: Any = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gateway")
 def cli() -> None:
     """Access-control gateway for Korean government complexes.
@@ -19,10 +70,3 @@ def cli() -> None:
     Gates verify the mobile civil-servant ID (ISO/IEC 18013-5) and the chip
     ID card offline; the central authority issues and revokes them.
     """
-
-
-cli.add_command(authority)
-cli.add_command(check)
-cli.add_command(credential)
-cli.add_command(node)
-cli.add_command(tour)

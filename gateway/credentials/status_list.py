@@ -17,12 +17,13 @@ answer (refuse, or admit and raise an alarm) is its policy, not ours.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from enum import IntEnum, StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -57,8 +58,20 @@ DEFAULT_MAX_ENTRIES = 16 * 1024 * 1024  # 16 Mi entries: 4 MiB at 2 bits, 16 MiB
 DEFAULT_MAX_CLOCK_SKEW = 300
 
 
+StatusErrorReason = Literal[
+    "malformed", "unknown_signer", "bad_signature", "rollback", "base_mismatch", "invalid"
+]
+
+
 class StatusListError(ValueError):
-    """A status list or token is malformed, forged, stale on arrival or rolled back."""
+    """A status list or token is malformed, forged, stale on arrival or rolled back.
+
+    ``reason`` is the stable word a node logs in its security event.
+    """
+
+    def __init__(self, detail: str, reason: StatusErrorReason = "invalid") -> None:
+        super().__init__(detail)
+        self.reason: StatusErrorReason = reason
 
 
 class Status(IntEnum):
@@ -172,6 +185,21 @@ class StatusList:
             )
             return _STATUS_BY_VALUE[value & self._value_mask]
         return None
+
+    def with_changes(self, changes: Iterable[tuple[int, int]]) -> StatusList:
+        """A new read-only list with ``changes`` applied; this one is left as it is.
+
+        Copy-on-write, so a lookup running on the old list never sees half a delta.
+        """
+        copy = StatusList(0, self._bits)
+        copy._init(bytearray(self._data), self._size, self._bits)
+        for idx, status in changes:
+            try:
+                copy.set(idx, status)
+            except (IndexError, ValueError) as exc:
+                raise StatusListError(f"change [{idx}, {status}]: {exc}") from exc
+        copy._data = bytes(copy._data)
+        return copy
 
     def to_bytes(self) -> bytes:
         """The uncompressed byte array."""
@@ -348,14 +376,19 @@ def _parse(token: bytes) -> _Claims:
     return parsed
 
 
-def _open(parsed: _Claims, key: ec.EllipticCurvePublicKey, max_size: int) -> StatusListToken:
+def _open(
+    parsed: _Claims,
+    keys: ec.EllipticCurvePublicKey | Sequence[ec.EllipticCurvePublicKey],
+    max_size: int,
+) -> StatusListToken:
     """Check the signature, then inflate: hostile ZLIB is only looked at once it is signed."""
+    candidates = (keys,) if isinstance(keys, ec.EllipticCurvePublicKey) else tuple(keys)
     try:
-        valid = verify_es256(parsed.message, key)
+        valid = any(verify_es256(parsed.message, key) for key in candidates)
     except (ValueError, TypeError) as exc:
-        raise StatusListError(f"signature check failed: {exc}") from exc
+        raise StatusListError(f"signature check failed: {exc}", "bad_signature") from exc
     if not valid:
-        raise StatusListError("bad signature on the Status List Token")
+        raise StatusListError("bad signature on the Status List Token", "bad_signature")
     return StatusListToken(
         uri=parsed.uri,
         issued_at=parsed.issued_at,
@@ -381,15 +414,16 @@ def verify_status_list_token(
     return _open(parsed, key, max_size)
 
 
-KeyResolver = (
-    Mapping[str, ec.EllipticCurvePublicKey] | Callable[[str], ec.EllipticCurvePublicKey | None]
-)
+PublicKeys = ec.EllipticCurvePublicKey | Sequence[ec.EllipticCurvePublicKey]
+# A list URI -> the key (or keys: several signers during a rotation) that may sign it.
+KeyResolver = Mapping[str, PublicKeys] | Callable[[str], PublicKeys | None]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Held:
-    token: StatusListToken
-    raw: bytes
+    token: StatusListToken  # after deltas: issued_at is the delta's iat, list has its changes
+    raw: bytes  # the token's own bytes, as received
+    from_deltas: bool = False
 
 
 class StatusCache:
@@ -402,6 +436,12 @@ class StatusCache:
     The very same bytes again are accepted as a no-op (MQTT redelivers, and
     retained messages come back on reconnect); different bytes with the same
     ``iat`` are refused, since we cannot tell which of the two is current.
+
+    Deltas (:meth:`apply_changes`) move the held list forward without a new
+    token: the held ``issued_at`` becomes the delta's ``iat``, and the ``ttl``
+    window is anchored to it, since the signer vouches for the whole list as
+    of that time; the token's ``exp`` stays a hard end. A full token whose iat
+    is at least the delta-reached version replaces the delta-derived state.
     """
 
     def __init__(
@@ -416,25 +456,43 @@ class StatusCache:
         self._max_size = max_size
         self._held: dict[str, _Held] = {}
 
-    def _key_for(self, uri: str) -> ec.EllipticCurvePublicKey:
+    def set_keys(self, keys: KeyResolver) -> None:
+        """Believe other signers from now on (new trust anchors); held tokens stay."""
+        self._keys = keys
+
+    def keys_for(self, uri: str) -> tuple[ec.EllipticCurvePublicKey, ...]:
+        """The keys that may sign the list at ``uri``; empty when none."""
         try:
-            key = self._keys.get(uri) if isinstance(self._keys, Mapping) else self._keys(uri)
+            found = self._keys.get(uri) if isinstance(self._keys, Mapping) else self._keys(uri)
         except LookupError:
-            key = None
-        if key is None:
-            raise StatusListError(f"no trusted signer for status list {uri!r}")
-        return key
+            found = None
+        if found is None:
+            return ()
+        return (found,) if isinstance(found, ec.EllipticCurvePublicKey) else tuple(found)
+
+    def _key_for(self, uri: str) -> tuple[ec.EllipticCurvePublicKey, ...]:
+        keys = self.keys_for(uri)
+        if not keys:
+            raise StatusListError(f"no trusted signer for status list {uri!r}", "unknown_signer")
+        return keys
 
     def apply(self, token: bytes, now: int) -> StatusListToken:
         """Verify ``token`` and hold it if it is newer than what we have for its URI."""
-        parsed = _parse(token)
+        try:
+            parsed = _parse(token)
+        except StatusListError as exc:
+            raise StatusListError(str(exc), "malformed") from exc
         held = self._held.get(parsed.uri)
         if held is not None and held.raw == token:
             return held.token
-        if held is not None and parsed.issued_at <= held.token.issued_at:
+        if held is not None and (
+            parsed.issued_at < held.token.issued_at
+            or (parsed.issued_at == held.token.issued_at and not held.from_deltas)
+        ):
             raise StatusListError(
                 f"rollback refused for {parsed.uri!r}: iat {parsed.issued_at} is not newer "
-                f"than the held {held.token.issued_at}"
+                f"than the held {held.token.issued_at}",
+                "rollback",
             )
         # An iat far ahead would lock out every correct update until then.
         starts = max(parsed.issued_at, parsed.not_before or 0)
@@ -446,9 +504,42 @@ class StatusCache:
         self._held[parsed.uri] = _Held(verified, bytes(token))
         return verified
 
+    def apply_changes(
+        self, uri: str, *, base: int, iat: int, changes: Iterable[tuple[int, int]], now: int
+    ) -> StatusListToken:
+        """Apply a verified delta's ``changes`` on top of the held list (copy-on-write).
+
+        The caller has checked the delta's signature against :meth:`keys_for`.
+        ``base`` must be the held version exactly; anything else means a delta
+        was missed, and only a full token can bring the list back.
+        """
+        held = self._held.get(uri)
+        if held is None:
+            raise StatusListError(f"no token held for {uri!r} to apply a delta to", "base_mismatch")
+        version = held.token.issued_at
+        if iat <= version:
+            raise StatusListError(
+                f"delta iat {iat} is not newer than the held {version} for {uri!r}", "rollback"
+            )
+        if base != version:
+            raise StatusListError(
+                f"delta is based on {base}, the held version of {uri!r} is {version}",
+                "base_mismatch",
+            )
+        if iat > now + self._max_clock_skew:
+            raise StatusListError(f"delta issued at {iat}, in the future (now {now})")
+        token = held.token
+        updated = dataclasses.replace(token, issued_at=iat, list=token.list.with_changes(changes))
+        self._held[uri] = _Held(updated, held.raw, from_deltas=True)  # one atomic swap
+        return updated
+
     def token(self, uri: str) -> StatusListToken | None:
         held = self._held.get(uri)
         return None if held is None else held.token
+
+    def uris(self) -> list[str]:
+        """The list URIs a token is held for."""
+        return sorted(self._held)
 
     def lookup(self, ref: StatusReference, now: int) -> StatusOutcome:
         """The gate's question; a dict lookup, two comparisons and a bit extraction."""

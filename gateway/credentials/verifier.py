@@ -188,6 +188,7 @@ class Verifier:
             _check_card_challenge(presentation, card_key, now, options)
         claims = dict(card_object.claims)
         known["claims"] = claims
+        known["assurance"] = assurance  # also on a denial: a stale one may become a grant
         decision = _finish(
             CredentialKind.CARD,
             claims,

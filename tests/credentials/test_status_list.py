@@ -637,3 +637,72 @@ def test_mutated_tokens_never_change_content(
         return
     assert accepted == original  # e.g. only the unprotected kid changed
     assert accepted.list == original.list
+
+
+# --- deltas, reasons and several signers ------------------------------------------------------
+
+
+def test_changes_apply_copy_on_write_and_move_the_ttl_window(
+    key: ec.EllipticCurvePrivateKey,
+) -> None:
+    cache = _cache(key)
+    held = cache.apply(_token(key), now=T0)
+    updated = cache.apply_changes(
+        URI, base=T0, iat=T0 + 400, changes=[(0, 1), (7, 0)], now=T0 + 400
+    )
+    assert held.lookup(0) is Status.VALID  # the old list is untouched
+    assert held.lookup(7) is Status.INVALID
+    assert (updated.lookup(0), updated.lookup(7)) == (Status.INVALID, Status.VALID)
+    assert cache.lookup(StatusReference(0, URI), T0 + 600) is StatusOutcome.INVALID  # ttl from 400
+    assert cache.lookup(StatusReference(0, URI), T0 + 701) is StatusOutcome.STALE
+    assert cache.uris() == [URI]
+
+
+@pytest.mark.parametrize(
+    ("base", "iat", "changes", "reason"),
+    [
+        (T0 - 1, T0 + 1, [(0, 1)], "base_mismatch"),
+        (T0, T0, [(0, 1)], "rollback"),
+        (T0, T0 + 1, [(1000, 1)], "invalid"),
+        (T0, T0 + 1, [(0, 4)], "invalid"),
+        (T0, T0 + 10_000, [(0, 1)], "invalid"),  # from the future
+    ],
+)
+def test_changes_are_refused_with_a_reason_and_change_nothing(
+    key: ec.EllipticCurvePrivateKey, base: int, iat: int, changes: Any, reason: str
+) -> None:
+    cache = _cache(key)
+    held = cache.apply(_token(key), now=T0)
+    with pytest.raises(StatusListError) as caught:
+        cache.apply_changes(URI, base=base, iat=iat, changes=changes, now=T0)
+    assert caught.value.reason == reason
+    assert cache.token(URI) is held
+
+
+def test_a_token_replaces_delta_state_at_the_same_version_not_below(
+    key: ec.EllipticCurvePrivateKey,
+) -> None:
+    cache = _cache(key)
+    cache.apply(_token(key), now=T0)
+    cache.apply_changes(URI, base=T0, iat=T0 + 5, changes=[(0, 1)], now=T0)
+    with pytest.raises(StatusListError) as caught:
+        cache.apply(_token(key, issued_at=T0 + 4), now=T0)
+    assert caught.value.reason == "rollback"
+    assert cache.apply(_token(key, issued_at=T0 + 5), now=T0).lookup(0) is Status.VALID
+
+
+def test_token_refusal_reasons_and_rotating_signers(key: ec.EllipticCurvePrivateKey) -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    cache = StatusCache(lambda uri: None)
+    with pytest.raises(StatusListError) as unknown:
+        cache.apply(_token(key), now=T0)
+    assert unknown.value.reason == "unknown_signer"
+    with pytest.raises(StatusListError) as malformed:
+        cache.apply(b"\xa0", now=T0)
+    assert malformed.value.reason == "malformed"
+    cache.set_keys(lambda uri: (other.public_key(),))
+    with pytest.raises(StatusListError) as forged:
+        cache.apply(_token(key), now=T0)
+    assert forged.value.reason == "bad_signature"
+    cache.set_keys(lambda uri: (other.public_key(), key.public_key()))  # during a rotation
+    assert cache.apply(_token(key), now=T0).issued_at == T0

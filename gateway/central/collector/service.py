@@ -1,0 +1,172 @@
+"""The running collector: subscribe, batch what arrived, commit, *then* acknowledge.
+
+Ack order: the collector turns paho's automatic PUBACK off (``manual_ack_set``; aiomqtt
+2.5 has no option for it) and acknowledges each QoS 1 message only after the store
+committed the write set holding it. A crash before the commit leaves the messages
+unacknowledged; the broker redelivers them to the persistent session (or, with a shared
+subscription, to another collector of the group), and (node, seq) idempotency makes
+the redelivery harmless. Exactly once as the store sees it; at least once on the wire.
+
+MQTT 5 subscribes events and heartbeats as ``$share/<group>/…`` so several collectors
+split the load; availability is subscribed plainly because a broker never sends
+retained messages to a shared subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+import structlog
+
+from gateway.central.collector.config import LoadedCollector
+from gateway.central.collector.ingest import Incoming, Ingest
+from gateway.central.collector.model import WriteSet
+from gateway.central.collector.retention import purge_forever
+from gateway.central.collector.store import EventStore
+from gateway.mqtt.session import persistent_client
+from gateway.mqtt.topics import subscription
+
+log = structlog.get_logger("gateway.central.collector")
+Clock = Callable[[], dt.datetime]
+Sleep = Callable[[float], Awaitable[None]]
+ClientFactory = Callable[[], aiomqtt.Client]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def subscriptions(loaded: LoadedCollector) -> list[str]:
+    mqtt = loaded.config.mqtt
+    events = subscription("events", site=mqtt.site)
+    heartbeat = subscription("heartbeat", site=mqtt.site)
+    availability = subscription("availability", site=mqtt.site)
+    if mqtt.protocol == 5:
+        prefix = f"$share/{mqtt.share_group}/"
+        return [prefix + events, prefix + heartbeat, availability]
+    return [events, heartbeat, availability]
+
+
+class Collector:
+    """:meth:`run` until cancelled; ``progress`` is set after every commit (for tests)."""
+
+    def __init__(
+        self,
+        loaded: LoadedCollector,
+        store: EventStore,
+        *,
+        clock: Clock = utc_now,
+        sleep: Sleep = asyncio.sleep,
+        client_factory: ClientFactory | None = None,
+        backoff_max: float = 10.0,
+    ) -> None:
+        self.loaded = loaded
+        self.store = store
+        self.ingest = Ingest(loaded, store)
+        self._clock = clock
+        self._sleep = sleep
+        self._client_factory = client_factory or self._default_client
+        self._backoff_max = backoff_max
+        self._max_messages = loaded.config.store.max_batch_messages
+        self.subscribed = asyncio.Event()
+        self.progress = asyncio.Event()
+
+    def _default_client(self) -> aiomqtt.Client:
+        mqtt = self.loaded.config.mqtt
+        versions = aiomqtt.ProtocolVersion
+        protocol = versions.V5 if mqtt.protocol == 5 else versions.V311
+        return persistent_client(
+            mqtt.host,
+            mqtt.port,
+            mqtt.client_id,
+            protocol=protocol,
+            expiry_s=mqtt.session_expiry_s,
+            keepalive=mqtt.keepalive_s,
+        )
+
+    async def run(self) -> None:
+        await self.store.migrate()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._watch_heartbeats())
+            group.create_task(
+                purge_forever(self.store, self.loaded.config.retention, self._clock, self._sleep)
+            )
+            await self._connect_forever()
+
+    async def _connect_forever(self) -> None:
+        attempt = 0
+        while True:
+            client = self._client_factory()
+            # Off before connecting: a resumed session delivers its queue at once.
+            client._client.manual_ack_set(True)
+            try:
+                async with client:
+                    attempt = 0
+                    for topic in subscriptions(self.loaded):
+                        await client.subscribe(topic, qos=1)
+                    self.subscribed.set()
+                    log.info("collector_subscribed", client_id=self.loaded.config.mqtt.client_id)
+                    await self._serve(client)
+            except aiomqtt.MqttError as exc:
+                self.subscribed.clear()
+                delay = min(self._backoff_max, 0.1 * 2**attempt)
+                attempt += 1
+                log.warning("collector_disconnected", error=str(exc), retry_in_s=delay)
+                await self._sleep(delay)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
+
+        async def read() -> None:
+            async for message in client.messages:
+                queue.put_nowait(message)
+
+        reader = asyncio.create_task(read())
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    reader.result()  # the connection went: raise its MqttError
+                    raise aiomqtt.MqttError("message stream ended")
+                batch = [getter.result()]
+                while len(batch) < self._max_messages and not queue.empty():
+                    batch.append(queue.get_nowait())
+                await self._commit(client, batch)
+        finally:
+            reader.cancel()
+
+    async def _commit(self, client: aiomqtt.Client, messages: list[aiomqtt.Message]) -> None:
+        now = self._clock()
+        incoming = [
+            Incoming(str(m.topic), m.payload if isinstance(m.payload, bytes) else b"", now)
+            for m in messages
+        ]
+        changes, nodes = await self.ingest.process(incoming)
+        if changes:
+            try:
+                await self.store.write(changes)
+            except Exception:
+                self.ingest.rollback(nodes)
+                log.exception("store_write_failed", messages=len(messages))
+                raise aiomqtt.MqttError("store write failed; reconnecting for redelivery") from None
+            self.ingest.stats.commits += 1
+        for m in messages:  # only now: the broker may forget them
+            if m.qos > 0:
+                client._client.ack(m.mid, m.qos)
+        self.progress.set()
+
+    async def _watch_heartbeats(self) -> None:
+        interval = self.loaded.config.alarms.heartbeat_interval_s
+        while True:
+            await self._sleep(interval)
+            await self.check_heartbeats()
+
+    async def check_heartbeats(self) -> None:
+        alarms = self.ingest.rules.check_heartbeats(self._clock())
+        if alarms:
+            await self.store.write(WriteSet(alarms=list(alarms)))

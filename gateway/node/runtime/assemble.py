@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 
@@ -20,11 +21,14 @@ from gateway.config.loader import LoadedNode, read_toml
 from gateway.config.models import MqttSection
 from gateway.mqtt.payloads import ComponentHealth, Synced
 from gateway.mqtt.session import availability_will, persistent_client
+from gateway.node.commands import CommandGate, ReplayMemory
 from gateway.node.health import HealthSources, SyncedView, door_health
 from gateway.node.outbox import Limits, Outbox, Synchronous, load_or_create_node_key
 from gateway.node.publisher import Publisher
+from gateway.node.runtime.inbound import GateSink, NodeInbound
 from gateway.node.runtime.node import GateNode, utc_now
 from gateway.node.runtime.service import Inbound, NodeService
+from gateway.node.sync import Syncer, SyncStore
 
 MIB = 1024 * 1024
 
@@ -202,23 +206,55 @@ def assemble(
     )
 
 
-def node_service(node: LoadedNode, gate: GateNode) -> NodeService:
-    """The running node: the gate, its outbox and, with ``[mqtt]``, its link to the centre."""
+def node_service(
+    node: LoadedNode, gate: GateNode, *, now: Callable[[], dt.datetime] = utc_now
+) -> NodeService:
+    """The running node: the gate, its outbox and, with ``[mqtt]``, its link to the centre.
+
+    What the sync layer kept from an earlier run is restored as the gate starts
+    (:meth:`NodeInbound.on_started`), before its first tap, so a node that
+    reboots with no network decides with the newest documents it held.
+    """
+    paths = state_paths(node)
+    parts = gate.parts
+    assert parts.loaded_policy is not None
+    assert parts.policy_key is not None
+    site, node_id = node.config.node.site, node.config.node.node_id
+    syncer = Syncer(
+        parts.verifier,
+        parts.loaded_policy,
+        parts.policy_key,
+        SyncStore(paths.sync),
+        site,
+        GateSink(gate),
+    )
+    commands = CommandGate(
+        site,
+        node_id,
+        (parts.door_id,),
+        lambda: syncer.policy.document,
+        ReplayMemory(paths.commands),
+    )
+    inbound = NodeInbound(gate, syncer, commands, site=site, node_id=node_id, now=now)
+    zone = _zone_of(gate)
     return assemble(
         node,
         gate,
-        inbound=None,
-        synced=lambda now: parts_synced_view(gate, now),
+        inbound=inbound,
+        synced=lambda at: synced_view(syncer.snapshot(at, zone)),
         started_monotonic=time.monotonic(),
+        now=now,
     )
 
 
-def parts_synced_view(gate: GateNode, now: dt.datetime) -> SyncedView:
-    """Versions and ages as the node's parts hold them."""
-    document = gate.parts.policy.document
-    policy_age = max(0.0, (now - document.issued_at).total_seconds())
+def _zone_of(gate: GateNode) -> str:
+    door = gate.parts.policy.document.doors.get(gate.parts.door_id)
+    return door.zone if door else ""
+
+
+def synced_view(snapshot: dict[str, Any]) -> SyncedView:
     return SyncedView(
-        status_lists={},
-        policy=Synced(version=document.version, age_s=policy_age, stale=False),
-        posture=Synced(version=None, age_s=None, stale=False),
+        status_lists={k: Synced.model_validate(v) for k, v in snapshot["status_lists"].items()},
+        policy=Synced.model_validate(snapshot["policy"]),
+        posture=Synced.model_validate(snapshot["posture"]),
     )

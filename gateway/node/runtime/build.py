@@ -135,4 +135,7 @@ def build_parts(
         devices=devices,
         pin_factory=pin_factory,
         policy_version=loaded.document.version,
+        loaded_policy=loaded,
+        policy_key=files.policy_key(node),
+        node_id=node.config.node.node_id,
     )

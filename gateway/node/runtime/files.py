@@ -111,7 +111,7 @@ def apply_status_tokens(cache: StatusCache, tokens: Iterable[Path], now: dt.date
             raise ConfigError([Finding(path, None, "", str(exc), hint)]) from exc
 
 
-def _policy_key(node: LoadedNode) -> ec.EllipticCurvePublicKey:
+def policy_key(node: LoadedNode) -> ec.EllipticCurvePublicKey:
     path = node.files["policy_signer_cert"]
     try:
         data = path.read_bytes()
@@ -136,7 +136,7 @@ def _policy_key(node: LoadedNode) -> ec.EllipticCurvePublicKey:
 
 
 def site_policy(node: LoadedNode) -> tuple[LoadedPolicy, CompiledPolicy]:
-    key = _policy_key(node)
+    key = policy_key(node)
     path = node.files["policy"]
     try:
         loaded = load_signed_file(path, key)

@@ -35,7 +35,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from gateway.credentials.decision import Decision
 from gateway.credentials.verifier import Verifier
 from gateway.node.door import (
     AsyncDoor,
@@ -45,10 +47,18 @@ from gateway.node.door import (
     DoorEventKind,
     DoorState,
 )
-from gateway.node.policy import AccessRequest, CompiledPolicy, GateState, PolicyDecision, decide
+from gateway.node.policy import (
+    AccessRequest,
+    CompiledPolicy,
+    GateState,
+    LoadedPolicy,
+    PolicyDecision,
+    decide,
+)
 from gateway.node.readers.failure import ReadFailure
 from gateway.node.readers.tap import Phase, TapOutcome, read_tap
 from gateway.node.readers.tap import decide as verify_tap
+from gateway.node.sync.freshness import StalenessVerdict, apply_staleness
 
 log = structlog.get_logger("gateway.node")
 Listener = Callable[[dict[str, Any]], None]
@@ -58,6 +68,11 @@ RETRY_AFTER_READER_ERROR_S = 0.5
 # again until it has been out of the field this long. A phone that changes its random UID at
 # each activation is read again (and granted again: the door just stays open).
 RETAP_HOLDOFF_S = 1.0
+
+
+# A relock for any other reason (time passed, a remote relock, lockdown) ends a grant's window
+# with nobody through: what was pending lapses.
+_RELOCK_AFTER_PASSAGE = frozenset({"door closed", "passage"})
 
 
 def utc_now() -> dt.datetime:
@@ -88,6 +103,9 @@ class NodeParts:
     devices: DoorDevices
     pin_factory: Any
     policy_version: int = 0
+    loaded_policy: LoadedPolicy | None = None  # what the sync layer versions against
+    policy_key: ec.EllipticCurvePublicKey | None = None  # the site's policy signer
+    node_id: str = ""
 
 
 class GateNode:
@@ -112,12 +130,18 @@ class GateNode:
         self._door: AsyncDoor | None = None
         self._controller: DoorController | None = None
         self._closed = False
+        self._stale = False
         # Until the reader fails, it is taken as ready: a gate may wait hours for its first tap.
         self._reader_state: tuple[str, str | None] = ("ready", None)
 
     @property
     def controller(self) -> DoorController | None:
         return self._controller
+
+    @property
+    def door(self) -> AsyncDoor | None:
+        """The door on the event loop, once :meth:`start` ran."""
+        return self._door
 
     def reader_health(self) -> tuple[str, str | None]:
         """``ready``, ``starting`` or ``error`` with the last error, for the heartbeat."""
@@ -158,7 +182,10 @@ class GateNode:
             decision = self._pending.popleft()
             self.state = self.state.after(decision, self.parts.policy)
             self.emit("passage", holder_id=decision.holder_id, zone=decision.zone)
-        elif kind is DoorEventKind.RELOCKED and event.detail.get("reason") == "unlock time passed":
+        elif (
+            kind is DoorEventKind.RELOCKED
+            and event.detail.get("reason") not in _RELOCK_AFTER_PASSAGE
+        ):
             lapsed = [d.holder_id for d in self._pending]
             self._pending.clear()
             self.emit("grant_lapsed", holder_ids=lapsed, note="no passage sensed")
@@ -229,7 +256,8 @@ class GateNode:
                 door=self.parts.door_id,
             )
             return None
-        verdict = outcome.decision
+        freshness = self._freshness(outcome.decision, now)
+        verdict = freshness.decision
         request = AccessRequest.from_verdict(verdict, self.parts.door_id)
         decision = decide(request, self.parts.policy, self.state, now)
         # The relay first: the person at the door must not wait on the log.
@@ -253,8 +281,28 @@ class GateNode:
             zone=decision.zone,
             direction=None if decision.direction is None else decision.direction.value,
             posture=decision.posture.value,
+            degraded=freshness.degraded or None,
+            status_age_s=None if freshness.status_age_s is None else round(freshness.status_age_s),
         )
         return decision
+
+    def _freshness(self, verdict: Decision, now: dt.datetime) -> StalenessVerdict:
+        """This zone's limit on the status list's age, and one alarm when it is crossed."""
+        policy = self.parts.policy
+        door = policy.document.doors.get(self.parts.door_id)
+        staleness = policy.document.staleness_for(door.zone if door else "")
+        freshness = apply_staleness(verdict, self.parts.verifier.status, staleness, now)
+        if freshness.status_age_s is not None and freshness.stale != self._stale:
+            self._stale = freshness.stale
+            self.emit(
+                "stale_status" if freshness.stale else "stale_status_cleared",
+                is_alarm=freshness.stale,
+                status_uri=verdict.status_uri,
+                status_age_s=round(freshness.status_age_s),
+                max_age_s=staleness.max_age_s,
+                on_stale=staleness.on_stale,
+            )
+        return freshness
 
     def _log_tap(self, outcome: TapOutcome, uid: bytes) -> None:
         verification = outcome.phases.get(Phase.VERIFICATION)

@@ -45,7 +45,11 @@ class Inbound(Protocol):
 
     def subscriptions(self) -> Sequence[tuple[str, int]]: ...
 
-    async def handle(self, topic: str, payload: bytes, *, retained: bool) -> None: ...
+    def on_started(self) -> None: ...
+
+    async def handle(
+        self, client: aiomqtt.Client, topic: str, payload: bytes, *, retained: bool
+    ) -> None: ...
 
 
 class NodeService:
@@ -100,7 +104,7 @@ class NodeService:
             if self.inbound is None:
                 continue
             try:
-                await self.inbound.handle(str(message.topic), data, retained=message.retain)
+                await self.inbound.handle(client, str(message.topic), data, retained=message.retain)
             except Exception as exc:  # a bug here must not end the session that carries events
                 log.exception("inbound_failed", topic=str(message.topic))
                 self.gate.emit(
@@ -126,6 +130,8 @@ class NodeService:
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         await self.gate.start()
+        if self.inbound is not None:
+            self.inbound.on_started()
         self._gate_task = asyncio.create_task(self.gate.run(), name="gate-loop")
         if self.publisher is not None:
             self._publisher_task = asyncio.create_task(self.publisher.run(), name="publisher")

@@ -1,0 +1,158 @@
+"""What the node does with each message from the centre: sync documents and commands.
+
+Every message arrives on a topic the registry knows (``topics.match``); the
+sync topics go to the :class:`~gateway.node.sync.Syncer`, the node's own
+``commands`` topic to the :class:`~gateway.node.commands.CommandGate`. Each
+outcome is an event in the node's outbox (so the centre sees refusals and
+forgeries too), and a command's result is also published on
+``command-results``. A forced resync unsubscribes and subscribes again, which
+makes the broker send the retained documents afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import aiomqtt
+import structlog
+
+from gateway.mqtt import topics
+from gateway.node.commands import (
+    Accepted,
+    CommandGate,
+    CommandOutcome,
+    refused_outcome,
+    run_command,
+)
+from gateway.node.policy import CompiledPolicy, LoadedPolicy
+from gateway.node.runtime.node import GateNode
+from gateway.node.sync import AppliedPosture, Syncer
+
+log = structlog.get_logger("gateway.node")
+SYNC_TOPICS = ("status_list", "status_list_delta", "policy", "posture", "trust_anchors")
+_RESYNC_TOPICS = {
+    "status_list": ("status_list", "status_list_delta"),
+    "policy": ("policy",),
+    "posture": ("posture",),
+    "trust_anchors": ("trust_anchors",),
+}
+
+
+class GateSink:
+    """Installs what the syncer accepted into the running gate (on the gate's own loop)."""
+
+    def __init__(self, gate: GateNode) -> None:
+        self.gate = gate
+
+    def install_policy(self, loaded: LoadedPolicy, compiled: CompiledPolicy) -> None:
+        parts = self.gate.parts
+        if parts.door_id not in compiled.doors:
+            # A policy without this door would leave it with no rule at all: keep the old one
+            # and say so; the centre must fix the document.
+            self.gate.emit(
+                "security",
+                is_alarm=True,
+                what="policy",
+                reason="door_missing",
+                detail=f"policy {loaded.document.version} has no door {parts.door_id!r}",
+            )
+            return
+        parts.policy, parts.loaded_policy = compiled, loaded
+        parts.policy_version = loaded.document.version
+
+    def install_posture(self, posture: AppliedPosture) -> None:
+        self.gate.state = posture.applied_to(self.gate.state)
+        door = self.gate.door
+        building = self._building()
+        if door is not None:
+            lockdown = self.gate.state.posture_for(building).value == "lockdown"
+            door.set_lockdown(lockdown, reason=posture.reason or f"posture {posture.version}")
+
+    def _building(self) -> str:
+        document = self.gate.parts.policy.document
+        door = document.doors.get(self.gate.parts.door_id)
+        zone = document.zones.get(door.zone) if door else None
+        return zone.building if zone else ""
+
+
+class NodeInbound:
+    def __init__(
+        self,
+        gate: GateNode,
+        syncer: Syncer,
+        commands: CommandGate,
+        *,
+        site: str,
+        node_id: str,
+        now: Callable[[], dt.datetime],
+    ) -> None:
+        self.gate = gate
+        self.syncer = syncer
+        self.commands = commands
+        self.site, self.node_id = site, node_id
+        self.now = now
+
+    def on_started(self) -> None:
+        """Reinstall what the sync layer kept across the restart, now that the door runs."""
+        for event in self.syncer.restore(self.now()):
+            self.gate.emit(event.kind, **event.fields)
+
+    def subscriptions(self) -> Sequence[tuple[str, int]]:
+        subs = [(topics.subscription(n, site=self.site), topics.get(n).qos) for n in SYNC_TOPICS]
+        commands = topics.subscription("commands", site=self.site, node=self.node_id)
+        return [*subs, (commands, topics.get("commands").qos)]
+
+    async def handle(
+        self, client: aiomqtt.Client, topic: str, payload: bytes, *, retained: bool
+    ) -> None:
+        found = topics.match(topic)
+        if found is None or found.params.get("site") != self.site:
+            log.warning("inbound_unknown_topic", topic=topic)
+            return
+        if found.name == "commands":
+            await self._command(client, payload, retained)
+            return
+        for event in self.syncer.handle(
+            found.name, found.params, payload, retained=retained, now=self.now()
+        ):
+            self.gate.emit(event.kind, **event.fields)
+
+    async def _command(self, client: aiomqtt.Client, payload: bytes, retained: bool) -> None:
+        now = self.now()
+        # Off the loop: recording the nonce is a synchronous SQLite commit.
+        verdict = await asyncio.to_thread(self.commands.check, payload, retained=retained, now=now)
+        door = self.gate.door
+        if isinstance(verdict, Accepted) and door is not None:
+            outcome = run_command(
+                verdict, {self.gate.parts.door_id: door}, site=self.site, node=self.node_id, now=now
+            )
+        elif isinstance(verdict, Accepted):
+            log.error("command_before_start", command_id=verdict.command.id)
+            return
+        else:
+            outcome = refused_outcome(
+                verdict, site=self.site, node=self.node_id, now=now, payload_size=len(payload)
+            )
+        self.gate.emit("command", **outcome.event)
+        await self._publish_result(client, outcome)
+        for target in outcome.resync:
+            await self._resync(client, target)
+
+    async def _publish_result(self, client: aiomqtt.Client, outcome: CommandOutcome) -> None:
+        if outcome.result is None:
+            return  # refused before the signature verified: nobody vouched for the id
+        spec = topics.get("command_results")
+        await client.publish(
+            topics.topic_for("command_results", site=self.site, node=self.node_id),
+            outcome.result.model_dump_json().encode(),
+            qos=spec.qos,
+            retain=spec.retain,
+        )
+
+    async def _resync(self, client: aiomqtt.Client, target: str) -> None:
+        for name in _RESYNC_TOPICS.get(target, ()):
+            sub = topics.subscription(name, site=self.site)
+            await client.unsubscribe(sub)
+            await client.subscribe(sub, qos=topics.get(name).qos)

@@ -25,10 +25,20 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "check",
         "Validate node configs, firmware profiles and policy documents.",
     ),
+    "collector": (
+        "gateway.cli.collector",
+        "collector",
+        "Subscribe to every node's events, verify their chains, store them, raise alarms.",
+    ),
     "credential": (
         "gateway.cli.credential",
         "credential",
         "Work with presented credentials offline.",
+    ),
+    "logs": (
+        "gateway.cli.logs",
+        "logs",
+        "Search stored events, newest page first, printed oldest first.",
     ),
     "node": (
         "gateway.cli.node",

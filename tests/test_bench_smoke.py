@@ -27,3 +27,19 @@ def test_decide_short_run_drives_the_door() -> None:
         "to_relay_p99_under_200us",
     }
     assert all(isinstance(v, bool) for v in figures["targets"].values())
+
+
+def test_revocation_short_run_reaches_every_node_with_nothing_refused() -> None:
+    from bench import revocation
+    from simulator.mosquitto import mosquitto_path
+
+    if mosquitto_path() is None:
+        return
+    figures = revocation.run(nodes=4, rounds=2)
+    assert figures["nodes"] == 4
+    assert figures["refused"] == []
+    assert figures["delta_bytes"] < figures["token_bytes"]
+    for kind in ("token", "delta"):
+        result = figures[kind]
+        assert 0 < result["all_nodes"]["p50_ms"] <= result["all_nodes"]["p99_ms"]
+        assert result["floor_all_nodes"]["p50_ms"] > 0

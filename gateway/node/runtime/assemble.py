@@ -220,13 +220,9 @@ def node_service(
     assert parts.loaded_policy is not None
     assert parts.policy_key is not None
     site, node_id = node.config.node.site, node.config.node.node_id
+    sink = GateSink(gate)
     syncer = Syncer(
-        parts.verifier,
-        parts.loaded_policy,
-        parts.policy_key,
-        SyncStore(paths.sync),
-        site,
-        GateSink(gate),
+        parts.verifier, parts.loaded_policy, parts.policy_key, SyncStore(paths.sync), site, sink
     )
     commands = CommandGate(
         site,
@@ -235,7 +231,7 @@ def node_service(
         lambda: syncer.policy.document,
         ReplayMemory(paths.commands),
     )
-    inbound = NodeInbound(gate, syncer, commands, site=site, node_id=node_id, now=now)
+    inbound = NodeInbound(gate, syncer, sink, commands, site=site, node_id=node_id, now=now)
     zone = _zone_of(gate)
     return assemble(
         node,

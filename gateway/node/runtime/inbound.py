@@ -41,12 +41,34 @@ _RESYNC_TOPICS = {
 
 
 class GateSink:
-    """Installs what the syncer accepted into the running gate (on the gate's own loop)."""
+    """Installs what the syncer accepted into the running gate, always on the gate's own loop.
+
+    The syncer runs on a worker thread (its persistence fsyncs, a few ms a message on an
+    SD card, must not hold up a tap), so a call from there is handed to the loop.
+    """
 
     def __init__(self, gate: GateNode) -> None:
         self.gate = gate
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _on_loop(self, fn: Callable[..., None], *args: object) -> None:
+        loop = self.loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
 
     def install_policy(self, loaded: LoadedPolicy, compiled: CompiledPolicy) -> None:
+        self._on_loop(self._install_policy, loaded, compiled)
+
+    def install_posture(self, posture: AppliedPosture) -> None:
+        self._on_loop(self._install_posture, posture)
+
+    def _install_policy(self, loaded: LoadedPolicy, compiled: CompiledPolicy) -> None:
         parts = self.gate.parts
         if parts.door_id not in compiled.doors:
             # A policy without this door would leave it with no rule at all: keep the old one
@@ -62,7 +84,7 @@ class GateSink:
         parts.policy, parts.loaded_policy = compiled, loaded
         parts.policy_version = loaded.document.version
 
-    def install_posture(self, posture: AppliedPosture) -> None:
+    def _install_posture(self, posture: AppliedPosture) -> None:
         self.gate.state = posture.applied_to(self.gate.state)
         door = self.gate.door
         building = self._building()
@@ -82,6 +104,7 @@ class NodeInbound:
         self,
         gate: GateNode,
         syncer: Syncer,
+        sink: GateSink,
         commands: CommandGate,
         *,
         site: str,
@@ -93,9 +116,11 @@ class NodeInbound:
         self.commands = commands
         self.site, self.node_id = site, node_id
         self.now = now
+        self.sink = sink
 
     def on_started(self) -> None:
         """Reinstall what the sync layer kept across the restart, now that the door runs."""
+        self.sink.loop = asyncio.get_running_loop()
         for event in self.syncer.restore(self.now()):
             self.gate.emit(event.kind, **event.fields)
 
@@ -114,9 +139,10 @@ class NodeInbound:
         if found.name == "commands":
             await self._command(client, payload, retained)
             return
-        for event in self.syncer.handle(
-            found.name, found.params, payload, retained=retained, now=self.now()
-        ):
+        events = await asyncio.to_thread(
+            self.syncer.handle, found.name, found.params, payload, retained=retained, now=self.now()
+        )
+        for event in events:
             self.gate.emit(event.kind, **event.fields)
 
     async def _command(self, client: aiomqtt.Client, payload: bytes, retained: bool) -> None:

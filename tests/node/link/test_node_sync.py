@@ -7,6 +7,7 @@ The centre's side is played with its own helpers (``gateway.central.sync_publish
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from gateway.central.commands import new_command, sign_command
 from gateway.central.sync_publish import publish_status_token
 from gateway.credentials.status_list import Status, sign_status_list_token
 from gateway.mqtt import topics
-from gateway.mqtt.payloads import CommandResult, Unlock
+from gateway.mqtt.payloads import CommandResult, Heartbeat, Unlock
 from gateway.node.door import DoorState
 from tests.credentials.conftest import STATUS_URI
 from tests.mqtt.broker import Broker, mosquitto_path, running_mosquitto
@@ -145,3 +146,36 @@ async def test_a_retained_command_is_never_acted_on(
         controller = node.gate.controller
         assert controller is not None
         assert controller.state is DoorState.LOCKED
+
+
+async def test_the_node_says_online_sends_a_heartbeat_and_says_offline_when_it_stops(
+    tmp_path: Path, broker: Broker, centre: aiomqtt.Client
+) -> None:
+    keys = write_linked_site(tmp_path, broker.host, broker.port)
+    availability = topics.topic_for("availability", site=SITE, node=NODE)
+    await centre.subscribe(topics.topic_for("heartbeat", site=SITE, node=NODE), qos=0)
+    await centre.subscribe(availability, qos=1)
+    messages = aiter(centre.messages)
+
+    async def next_on(topic: str) -> bytes:
+        async with asyncio.timeout(15):
+            while True:
+                message = await anext(messages)
+                if str(message.topic) == topic:
+                    assert isinstance(message.payload, bytes)
+                    return message.payload
+
+    async with linked_node(tmp_path, keys):
+        assert await next_on(availability) == b"online"
+        beat = Heartbeat.model_validate_json(
+            await next_on(topics.topic_for("heartbeat", site=SITE, node=NODE))
+        )
+        assert beat.node == NODE
+        assert beat.policy.version == 3
+        assert set(beat.status_lists) == {"1"}  # the list of tests.credentials' world
+        assert beat.status_lists["1"].stale is False
+        assert beat.outbox.limit == 200_000  # the default backlog alarm
+        assert [d.id for d in beat.doors] == [NODE]
+        assert beat.doors[0].state == "locked"
+        assert beat.readers[0].ok is True
+    assert await next_on(availability) == b"offline"  # said by the node, not its Will

@@ -179,14 +179,13 @@ def health_sources(
 def assemble(
     node: LoadedNode,
     gate: GateNode,
+    outbox: Outbox,
     *,
     inbound: Inbound | None,
     synced: Callable[[dt.datetime], SyncedView],
     started_monotonic: float,
     now: Callable[[], dt.datetime] = utc_now,
 ) -> NodeService:
-    paths = state_paths(node)
-    outbox = open_outbox(node, paths)
     mqtt = node.config.mqtt
     factory = None
     heartbeat_s = 30.0
@@ -231,11 +230,15 @@ def node_service(
         lambda: syncer.policy.document,
         ReplayMemory(paths.commands),
     )
-    inbound = NodeInbound(gate, syncer, sink, commands, site=site, node_id=node_id, now=now)
+    outbox = open_outbox(node, paths)
+    inbound = NodeInbound(
+        gate, syncer, sink, commands, site=site, node_id=node_id, now=now, flush=outbox.flush
+    )
     zone = _zone_of(gate)
     return assemble(
         node,
         gate,
+        outbox,
         inbound=inbound,
         synced=lambda at: synced_view(syncer.snapshot(at, zone)),
         started_monotonic=time.monotonic(),

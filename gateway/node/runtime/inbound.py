@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiomqtt
 import structlog
@@ -110,6 +110,7 @@ class NodeInbound:
         site: str,
         node_id: str,
         now: Callable[[], dt.datetime],
+        flush: Callable[[], Awaitable[None]],
     ) -> None:
         self.gate = gate
         self.syncer = syncer
@@ -117,6 +118,7 @@ class NodeInbound:
         self.site, self.node_id = site, node_id
         self.now = now
         self.sink = sink
+        self.flush = flush
 
     def on_started(self) -> None:
         """Reinstall what the sync layer kept across the restart, now that the door runs."""
@@ -151,6 +153,17 @@ class NodeInbound:
         verdict = await asyncio.to_thread(self.commands.check, payload, retained=retained, now=now)
         door = self.gate.door
         if isinstance(verdict, Accepted) and door is not None:
+            # No door moves without its record on disk: log the accepted command, wait for the
+            # commit, then act (docs/reliability.md, "Order of actuation and logging").
+            command = verdict.command
+            self.gate.emit(
+                "command_accepted",
+                command_id=command.id,
+                operator=verdict.operator_id,
+                action=command.do.action,
+                detail=command.do.model_dump_json(),
+            )
+            await self.flush()
             outcome = run_command(
                 verdict, {self.gate.parts.door_id: door}, site=self.site, node=self.node_id, now=now
             )

@@ -110,6 +110,8 @@ async def test_a_signed_unlock_opens_the_door_once_and_its_replay_and_a_forgery_
     done = await node.seen.next(_is("command"), mark)
     assert done["outcome"] == "done"
     assert done["operator"] == OPERATOR
+    kinds = [r["event"] for r in node.seen.events[mark:]]
+    assert kinds.index("command_accepted") < kinds.index("door")  # logged before it acts
     controller = node.gate.controller
     assert controller is not None
     assert controller.state is DoorState.UNLOCKED_FOR_GRANT

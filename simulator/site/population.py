@@ -214,7 +214,8 @@ def build_population(scenario: Scenario, db: Path, day_start: dt.datetime) -> Po
             add(orgs[first.code], home, kind, "mobile")
     for member in scenario.cast:
         org = next(o for o in scenario.organizations if o.code == member.org)
-        add(orgs[org.code], org.home[0], "cast", member.credential, role=member.role)
+        building = member.building or org.home[0]
+        add(orgs[org.code], building, "cast", member.credential, role=member.role)
     issuer.enroll()
 
     people: list[Person] = []

@@ -128,6 +128,7 @@ class Cast(Strict):
     role: str
     org: str
     credential: Literal["mobile", "card"] = "mobile"
+    building: str | None = Field(default=None, description="where they go (default: home)")
     taps: list[dt.time] = Field(min_length=1)
     finder_taps: list[dt.time] = Field(
         default_factory=list, description="someone taps the old device after a loss"
@@ -156,6 +157,8 @@ class Scenario(Strict):
         for member in self.cast:
             if member.org not in codes:
                 raise ValueError(f"cast {member.role}: unknown organization {member.org!r}")
+            if member.building is not None and member.building not in buildings:
+                raise ValueError(f"cast {member.role}: unknown building {member.building!r}")
         for event in self.events:
             if event.kind in ("lost", "reissue", "suspend", "resume") and event.role not in roles:
                 raise ValueError(f"event {event.kind} at {event.at}: unknown role {event.role!r}")
@@ -180,7 +183,7 @@ def load_scenario(path: Path) -> Scenario:
             line, _exact = source.lines.line_for(("events", index, "gate"))
             known = ", ".join(sorted(gates))
             message = f"{event.kind} needs gate = one of the complex's gates, not {event.gate!r}"
-            raise ConfigError([Finding(path, line, f"events.{index}.gate", message, known)])
+            raise ConfigError([Finding(path, line, f"events[{index}].gate", message, known)])
     return scenario
 
 

@@ -44,8 +44,14 @@ def persistent_client(
     expiry_s: int = DEFAULT_SESSION_EXPIRY_S,
     will: aiomqtt.Will | None = None,
     keepalive: int = 60,
+    username: str | None = None,
+    password: str | None = None,
 ) -> aiomqtt.Client:
-    """A client whose session (subscriptions, queued QoS 1) survives disconnects."""
+    """A client whose session (subscriptions, queued QoS 1) survives disconnects.
+
+    ``username``/``password`` are for brokers that authenticate (the embedded
+    broker always does: amqtt queues nothing for an anonymous session).
+    """
     if protocol is aiomqtt.ProtocolVersion.V5:
         return aiomqtt.Client(
             hostname,
@@ -56,6 +62,8 @@ def persistent_client(
             properties=session_properties(expiry_s),
             will=will,
             keepalive=keepalive,
+            username=username,
+            password=password,
         )
     return aiomqtt.Client(
         hostname,
@@ -65,4 +73,6 @@ def persistent_client(
         clean_session=False,
         will=will,
         keepalive=keepalive,
+        username=username,
+        password=password,
     )

@@ -86,7 +86,8 @@ class Population:
 
 def _capacity(scenario: Scenario) -> int:
     """Room for everyone, reissues and random indices; small, as every gate inflates each list."""
-    wanted = 3 * (scenario.people + sum(scenario.population.model_dump().values()) + 64)
+    extras: int = sum(scenario.population.model_dump().values())
+    wanted = 3 * (scenario.people + extras + 64)
     return 1 << max(12, wanted.bit_length())
 
 

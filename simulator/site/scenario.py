@@ -32,6 +32,7 @@ EventKind = Literal[
     "tamper",
     "tailgate",
 ]
+WEEKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
 PostureName = Literal["normal", "level4", "level3", "level2", "level1"]
 
 
@@ -60,7 +61,7 @@ class Meta(Strict):
 class Hours(Strict):
     """Office hours as the site means them (the policy's ``office`` schedule)."""
 
-    days: list[Day] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    days: list[Day] = Field(default_factory=lambda: list(WEEKDAYS))
     start: dt.time = dt.time(7, 0)
     end: dt.time = dt.time(20, 0)
 

@@ -37,7 +37,6 @@ verifier's modules are imported, not exercised. Target: idle RSS < 80 MB.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import random
 import statistics
@@ -63,6 +62,7 @@ from gateway.node.policy import (
     decide,
     parse_document,
 )
+from gateway.node.runtime.memory import return_freed_memory
 
 NAME = "node"
 DESCRIPTION = "outbox cost on the tap path (FULL vs NORMAL) and node RSS idle / at 20 taps/s"
@@ -164,10 +164,12 @@ async def _child(load_s: float, idle_s: float) -> dict[str, Any]:
         runtime_and_outbox = _rss_kb()
         rng = random.Random(SEED)
         doc = site_document(rng)
-        policy = compile_policy(parse_document(json.dumps(doc, ensure_ascii=False).encode()))
+        policy = compile_policy(
+            parse_document(json.dumps(doc, ensure_ascii=False).encode()), slim=True
+        )
         calls = workload(rng, doc, 500)
         del doc
-        gc.collect()
+        return_freed_memory()  # as build_parts does after loading the policy
         door = BenchDoor()
         await asyncio.sleep(idle_s)
         idle = _rss_kb()

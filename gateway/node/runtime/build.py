@@ -30,6 +30,7 @@ from gateway.node.door import (
 from gateway.node.readers.nfc import NfcReader
 from gateway.node.runtime import door as door_setup
 from gateway.node.runtime import files
+from gateway.node.runtime.memory import return_freed_memory
 from gateway.node.runtime.node import NodeParts
 
 
@@ -74,6 +75,7 @@ def build_parts(
     status = files.status_cache(node, trust.anchors, now)
     files.apply_status_tokens(status, options.status_tokens, now)
     loaded, policy = files.site_policy(node)
+    return_freed_memory()
     if door_id not in policy.doors:
         known = ", ".join(sorted(policy.doors)) or "none"
         raise files.path_error(

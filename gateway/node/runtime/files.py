@@ -146,4 +146,5 @@ def site_policy(node: LoadedNode) -> tuple[LoadedPolicy, CompiledPolicy]:
         raise path_error(
             node, "policy", str(exc), "check it with: gateway check FILE --policy-signer CERT"
         ) from exc
-    return loaded, compile_policy(loaded.document)
+    compiled = compile_policy(loaded.document, slim=True)
+    return LoadedPolicy(compiled.document, loaded.installed), compiled

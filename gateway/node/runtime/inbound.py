@@ -27,6 +27,7 @@ from gateway.node.commands import (
     run_command,
 )
 from gateway.node.policy import CompiledPolicy, LoadedPolicy
+from gateway.node.runtime.memory import return_freed_memory
 from gateway.node.runtime.node import GateNode
 from gateway.node.sync import AppliedPosture, Syncer
 
@@ -83,6 +84,7 @@ class GateSink:
             return
         parts.policy, parts.loaded_policy = compiled, loaded
         parts.policy_version = loaded.document.version
+        return_freed_memory()  # the old policy and the new one's parse
 
     def _install_posture(self, posture: AppliedPosture) -> None:
         self.gate.state = posture.applied_to(self.gate.state)

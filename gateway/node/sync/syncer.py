@@ -220,9 +220,10 @@ class Syncer:
         if loaded is None:
             return []
         try:
-            compiled = compile_policy(loaded.document)
+            compiled = compile_policy(loaded.document, slim=True)
         except ValueError as exc:
             raise SyncRefused("invalid", f"policy does not compile: {exc}") from exc
+        loaded = LoadedPolicy(compiled.document, loaded.installed)  # the gate's slim copy
         self.policy = loaded
         self._sink.install_policy(loaded, compiled)
         return self._persist("policy", raw, accepted("policy", loaded.document.version), persist)

@@ -17,6 +17,7 @@ import aiomqtt
 import pytest
 
 from gateway.mqtt.embedded import EmbeddedBroker, EmbeddedBrokerError
+from gateway.mqtt.session import persistent_client
 from gateway.mqtt.topics import subscription, topic_for
 from tests.mqtt.embedded_broker import ACCOUNTS, V311, client, persistent, running_embedded
 
@@ -162,7 +163,15 @@ async def test_an_offline_persistent_subscriber_gets_what_was_published_in_order
             await collector.subscribe(subscription("events", site=site), qos=1)
         await _publish_events(broker, site, range(1, 101))
         async with persistent(broker, "collector", collector_id) as collector:
-            assert await _receive_seqs(collector, 100) == list(range(1, 101))
+            got: list[int] = []
+            while len(got) < 100:
+                message = await next_message(collector)
+                # amqtt 0.12.1 replays a session's queue with the retain flag set
+                # (broker.py, _publish_session_retained_messages): never read it.
+                assert (message.qos, message.retain) == (1, True)
+                assert isinstance(message.payload, bytes)
+                got.append(json.loads(message.payload)["seq"])
+        assert got == list(range(1, 101))
 
 
 async def test_a_restart_keeps_retained_messages_and_persistent_sessions(site: str) -> None:
@@ -215,3 +224,135 @@ def test_importing_the_module_does_not_import_amqtt() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, check=False)
     assert done.returncode == 0, done.stderr.decode()
+
+
+UNACKING_SUBSCRIBER = textwrap.dedent(
+    """
+    import sys, threading, paho.mqtt.client as mqtt
+    host, port, client_id, topic, password = sys.argv[1:]
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                    protocol=mqtt.MQTTv311, manual_ack=True)
+    c.username_pw_set("collector", password)
+    c.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+    c.on_subscribe = lambda *a: print("subscribed", flush=True)
+    c.on_message = lambda c, u, m: print("got", m.payload.decode(), flush=True)  # no ack
+    c.connect(host, int(port))
+    c.loop_forever()
+    """
+)
+
+
+async def test_amqtt_drops_a_qos1_message_in_flight_when_its_subscriber_dies(site: str) -> None:
+    """amqtt 0.12.1 (mqtt/protocol/handler.py, _handle_qos1_message_flow): a PUBLISH
+    written but not PUBACKed leaves inflight_out when the connection goes (or after
+    5 s), so a persistent session does *not* get it again (MQTT 3.1.1 4.4 says it
+    should). Only our restart carries unacknowledged messages over."""
+    collector_id = f"collector-{site}"
+    topic = topic_for("events", site=site, node="gate-a")
+    async with running_embedded() as broker:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", UNACKING_SUBSCRIBER, broker.host, str(broker.port),
+             collector_id, topic, ACCOUNTS["collector"]],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            readline = proc.stdout.readline
+            assert await asyncio.wait_for(asyncio.to_thread(readline), TIMEOUT) == b"subscribed\n"
+            async with client(broker, "gate-a") as node:
+                await node.publish(topic, b"in-flight", qos=1)
+            assert (
+                await asyncio.wait_for(asyncio.to_thread(readline), TIMEOUT) == b"got in-flight\n"
+            )
+            proc.kill()  # it never PUBACKs
+            await asyncio.to_thread(proc.wait, TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        async with persistent(broker, "collector", collector_id) as collector:
+            async with client(broker, "gate-a") as node:
+                await node.publish(topic, b"marker", qos=1)
+            assert (await next_message(collector)).payload == b"marker"
+
+
+async def test_amqtt_lets_a_refused_login_disturb_a_connected_client_id(site: str) -> None:
+    """amqtt 0.12.1 (broker.py, _initialize_client_session and _handle_client_session):
+    a CONNECT is matched to the existing session, and may take it over, before the
+    login is checked. A refused CONNECT with a node's client id and clean_session=0
+    cuts the node off; with clean_session=1 it deletes the node's session, so the
+    node stays connected but deaf. Keep the listener on the loopback."""
+    node_id = f"gate-{site}"
+    commands = topic_for("commands", site=site, node="gate-a")
+
+    def subscribers() -> list[str]:
+        return [s.client_id for s, _ in broker._broker.subscriptions.get(commands, [])]
+
+    def intruder(clean: bool) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            broker.host, broker.port, identifier=node_id, protocol=V311, clean_session=clean
+        )
+
+    async with running_embedded() as broker:
+        async with persistent(broker, "gate-a", node_id) as node:
+            await node.subscribe(commands, qos=1)
+            assert subscribers() == [node_id]
+            with pytest.raises(aiomqtt.MqttCodeError, match=r"[Nn]ot authori[sz]ed"):
+                async with intruder(clean=True):
+                    pass
+            assert subscribers() == []  # the node's subscription is gone
+        async with persistent(broker, "gate-a", node_id) as node:
+            with pytest.raises(aiomqtt.MqttCodeError, match=r"[Nn]ot authori[sz]ed"):
+                async with intruder(clean=False):
+                    pass
+            with pytest.raises(aiomqtt.MqttError, match="Disconnected"):
+                await next_message(node)
+
+
+async def test_amqtt_queues_nothing_for_a_session_it_let_in_anonymously(site: str) -> None:
+    """The DESIGN fact, and why EmbeddedBroker loads no AnonymousAuthPlugin: with
+    allow_anonymous on, every session is anonymous (even one with a username) and
+    an anonymous session gets no offline queue. amqtt's own default bind is 0.0.0.0."""
+    from amqtt.broker import Broker
+    from amqtt.contexts import ListenerConfig
+
+    assert ListenerConfig().bind == "0.0.0.0:1883"
+    topic = topic_for("events", site=site, node="gate-a")
+    config = {
+        "listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:0"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    }
+    amqtt_broker = Broker(config)
+    await amqtt_broker.start()
+    try:
+        port = amqtt_broker._servers["default"].instance.sockets[0].getsockname()[1]
+
+        def collector() -> aiomqtt.Client:  # a username and clean_session=0: still anonymous
+            return persistent_client(
+                "127.0.0.1", port, f"c-{site}", protocol=V311, username="collector", password="x"
+            )
+
+        async with collector() as c:
+            await c.subscribe(topic, qos=1)
+        async with aiomqtt.Client("127.0.0.1", port, protocol=V311) as node:
+            await node.publish(topic, b"while-away", qos=1)
+        async with collector() as c:
+            async with aiomqtt.Client("127.0.0.1", port, protocol=V311) as node:
+                await node.publish(topic, b"marker", qos=1)
+            assert (await next_message(c)).payload == b"marker"
+    finally:
+        await amqtt_broker.shutdown()
+
+
+async def test_a_shared_subscription_is_a_literal_filter_that_matches_nothing(site: str) -> None:
+    """No shared subscriptions in amqtt 0.12.1: ``$share/group/...`` is accepted
+    as a plain filter, and no published topic ever matches it."""
+    events = topic_for("events", site=site, node="gate-a")
+    heartbeat = topic_for("heartbeat", site=site, node="gate-a")
+    async with running_embedded() as broker, client(broker, "collector") as collector:
+        await collector.subscribe(f"$share/collectors/{events}", qos=1)
+        await collector.subscribe(heartbeat, qos=1)
+        async with client(broker, "gate-a") as node:
+            await node.publish(events, b"event", qos=1)
+            await node.publish(heartbeat, b"marker", qos=1)
+        assert (await next_message(collector)).payload == b"marker"

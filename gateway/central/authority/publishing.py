@@ -106,6 +106,11 @@ def latest(ctx: Context) -> bytes | None:
     return None if row is None else bytes(row[0])
 
 
+def token_at(ctx: Context, iat: int) -> bytes | None:
+    row = ctx.conn.execute("SELECT token FROM status_tokens WHERE iat = ?", (iat,)).fetchone()
+    return None if row is None else bytes(row[0])
+
+
 def pending(ctx: Context) -> bool:
     row = ctx.conn.execute(
         "SELECT status_epoch, (SELECT epoch FROM status_tokens ORDER BY version DESC LIMIT 1) "

@@ -34,6 +34,8 @@ import random
 from pathlib import Path
 from typing import TypedDict
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from gateway.central.authority import lifecycle, opening, publishing, signers
 from gateway.central.authority.context import (
     AuthorityError,
@@ -270,3 +272,17 @@ class Authority(AuthorityReader):
     ) -> bytes:
         """Sign, store and return a new Status List Token (``iat`` strictly increasing)."""
         return publishing.publish(self._ctx, aware(now), actor=required(actor, "actor"), ttl=ttl)
+
+    def status_list_token_at(self, iat: int) -> bytes | None:
+        """The published token whose ``iat`` is this (a delta's base), if there is one."""
+        return publishing.token_at(self._ctx, iat)
+
+    def status_signer_key(self) -> ec.EllipticCurvePrivateKey:
+        """The status-list signer's private key: deltas are signed by the token's own signer."""
+        return self._ctx.keypair(signers.STATUS).key
+
+    def data_version(self) -> int:
+        """Moves whenever another connection commits (``PRAGMA data_version``): a cheap poll
+        for changes the CLI made to the same file."""
+        (version,) = self._ctx.conn.execute("PRAGMA data_version").fetchone()
+        return int(version)

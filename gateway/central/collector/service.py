@@ -60,6 +60,7 @@ class Collector:
         *,
         clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
+        reconnect_sleep: Sleep | None = None,
         client_factory: ClientFactory | None = None,
         backoff_max: float = 10.0,
     ) -> None:
@@ -67,7 +68,8 @@ class Collector:
         self.store = store
         self.ingest = Ingest(loaded, store)
         self._clock = clock
-        self._sleep = sleep
+        self._sleep = sleep  # the periodic jobs: heartbeat watchdog, retention
+        self._reconnect_sleep = reconnect_sleep or sleep
         self._client_factory = client_factory or self._default_client
         self._backoff_max = backoff_max
         self._max_messages = loaded.config.store.max_batch_messages
@@ -115,7 +117,7 @@ class Collector:
                 delay = min(self._backoff_max, 0.1 * 2**attempt)
                 attempt += 1
                 log.warning("collector_disconnected", error=str(exc), retry_in_s=delay)
-                await self._sleep(delay)
+                await self._reconnect_sleep(delay)
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()

@@ -5,8 +5,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -89,40 +92,47 @@ class SqliteStore:
 
     async def migrate(self) -> int:
         db = await self._conn()
-        async with self._lock:
-            await db.execute(SCHEMA_VERSION_TABLE)
-            async with db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version") as cur:
-                row = await cur.fetchone()
-            current = int(row[0]) if row else 0
-            for version, statements in steps("sqlite"):
+        await db.execute(SCHEMA_VERSION_TABLE)
+        current = 0
+        for version, statements in steps("sqlite"):
+            async with self._transaction() as db:
+                async with db.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+                ) as cur:
+                    row = await cur.fetchone()
+                current = int(row[0]) if row else 0
                 if version <= current:
                     continue
-                await db.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in statements:
-                        await db.execute(statement)
-                    await db.execute(
-                        "INSERT INTO schema_version VALUES (?, ?)",
-                        (version, to_text(dt.datetime.now(dt.UTC))),
-                    )
-                    await db.execute("COMMIT")
-                except Exception:
-                    await db.execute("ROLLBACK")
-                    raise
+                for statement in statements:
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_version VALUES (?, ?)",
+                    (version, to_text(dt.datetime.now(dt.UTC))),
+                )
                 current = version
-            return current
+        return current
 
-    async def write(self, changes: WriteSet) -> int:
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; ROLLBACK on anything, cancellation included, so a
+        cancelled collector never leaves the shared connection inside a transaction."""
         db = await self._conn()
         async with self._lock:
             await db.execute("BEGIN IMMEDIATE")
             try:
-                inserted = await self._write(db, changes)
-                await db.execute("COMMIT")
-            except Exception as exc:
-                await db.execute("ROLLBACK")
-                raise StoreError(f"write failed, nothing committed: {exc}") from exc
-            return inserted
+                yield db
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
+    async def write(self, changes: WriteSet) -> int:
+        try:
+            async with self._transaction() as db:
+                return await self._write(db, changes)
+        except sqlite3.Error as exc:
+            raise StoreError(f"write failed, nothing committed: {exc}") from exc
 
     async def _write(self, db: aiosqlite.Connection, changes: WriteSet) -> int:
         before = db.total_changes
@@ -278,23 +288,16 @@ class SqliteStore:
         return [Presence(b, h, z, d, n, from_text(s), o) for b, h, z, d, n, s, o in rows]
 
     async def purge(self, older_than: dt.datetime) -> int:
-        db = await self._conn()
         cutoff = to_text(older_than)
-        async with self._lock:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = await db.execute("DELETE FROM events WHERE at < ?", (cutoff,))
-                deleted = cur.rowcount
-                await db.execute(
-                    "DELETE FROM alarms WHERE raised_at < ? AND acknowledged_at IS NOT NULL",
-                    (cutoff,),
-                )
-                await db.execute("DELETE FROM quarantine WHERE received_at < ?", (cutoff,))
-                await db.execute("COMMIT")
-            except Exception:
-                await db.execute("ROLLBACK")
-                raise
-            return deleted
+        async with self._transaction() as db:
+            cur = await db.execute("DELETE FROM events WHERE at < ?", (cutoff,))
+            deleted = cur.rowcount
+            await db.execute(
+                "DELETE FROM alarms WHERE raised_at < ? AND acknowledged_at IS NOT NULL",
+                (cutoff,),
+            )
+            await db.execute("DELETE FROM quarantine WHERE received_at < ?", (cutoff,))
+        return deleted
 
 
 def _node_row(n: NodeHealth) -> tuple[Any, ...]:

@@ -22,7 +22,7 @@ import click
 from gateway.central.authority.context import AuthorityError
 from gateway.central.authority.hr_import import HrImportError
 from gateway.central.authority.keys import KeyFormatError
-from gateway.cli import authority_inspect, authority_lifecycle, authority_signing
+from gateway.cli import authority_inspect, authority_lifecycle, authority_serve, authority_signing
 
 
 class _AuthorityGroup(click.Group):
@@ -71,5 +71,8 @@ for _command in (
     authority_inspect.export_anchors,
     authority_inspect.list_,
     authority_inspect.audit,
+    authority_serve.serve,
+    authority_serve.posture,
+    authority_serve.publish_policy,
 ):
     authority.add_command(_command)

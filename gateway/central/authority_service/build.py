@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,11 +32,16 @@ class RunningAuthority:
     async def run(self) -> None:
         """Until cancelled: publish, poll the authority DB, import HR exports."""
         config = self.loaded.config
-        extra = []
+        extra = [lambda: self._refresh_documents(config.poll_interval_s)]
         if self.hr is not None and config.hr_import is not None:
             hr, interval = self.hr, config.hr_import.interval_s
             extra.append(lambda: hr.run(interval))
         await self.service.run(poll_interval=config.poll_interval_s, extra=extra)
+
+    async def _refresh_documents(self, interval: float) -> None:
+        while True:
+            self.posture.refresh()
+            await asyncio.sleep(interval)
 
     async def close(self) -> None:
         await self.service.close()
@@ -88,7 +94,7 @@ async def start_authority(
         state.close()
         raise
     posture = PostureDesk(state, publisher, loaded.policy_key, list(config.sites), wall)
-    posture.restore()
+    posture.refresh()
     hr = None
     if config.hr_import is not None:
         section = config.hr_import

@@ -39,14 +39,16 @@ class PostureDesk:
         self._state, self._publisher, self._key = state, publisher, key
         self._sites, self._wall = list(sites), wall
 
-    def restore(self) -> int:
-        """Queue every stored document for (re)publishing; returns how many."""
-        documents = self._state.documents()
-        for document in documents:
-            self._publisher.retain(
-                Outgoing(document.kind, document.topic, document.payload, document.version)
-            )
-        return len(documents)
+    def refresh(self) -> int:
+        """Queue every stored document newer than what the publisher holds (all of them at
+        start; later, those another process, e.g. ``gateway authority posture``, stored)."""
+        queued = 0
+        for doc in self._state.documents():
+            held = self._publisher.current_version(doc.topic)
+            if held is None or held < doc.version:
+                self._publisher.retain(Outgoing(doc.kind, doc.topic, doc.payload, doc.version))
+                queued += 1
+        return queued
 
     def _site(self, site: str | None) -> str:
         if site is None:

@@ -97,7 +97,15 @@ class Publisher:
     # --- What to publish --------------------------------------------------------------
 
     def retain(self, message: Outgoing) -> None:
-        """Make ``message`` the current document on its topic and publish it."""
+        """Make ``message`` the current document on its topic and publish it.
+
+        An older version than the current one is ignored: republishing it would
+        overwrite the broker's retained copy with something every node refuses.
+        """
+        held = self._current.get(message.topic)
+        if held is not None and held.version > message.version:
+            log.warning("retain_older_ignored", topic=message.topic, version=message.version)
+            return
         self._current[message.topic] = message
         self._waiting.pop(message.topic, None)  # re-insert at the end: order of arrival
         self._waiting[message.topic] = message
@@ -114,6 +122,16 @@ class Publisher:
 
     def pending(self) -> int:
         return len(self._deltas) + len(self._waiting)
+
+    def current_version(self, topic: str) -> int | None:
+        held = self._current.get(topic)
+        return None if held is None else held.version
+
+    async def drained(self) -> None:
+        """Return once nothing waits for a PUBACK (wrap in a timeout)."""
+        while self.pending():
+            self._progress.clear()
+            await self._progress.wait()
 
     async def wait_acked(self, message: Outgoing) -> float:
         """The clock reading at the PUBACK of ``message`` (or of the same bytes again)."""

@@ -115,6 +115,7 @@ async def test_posture_versions_move_forward_and_survive_a_restart(setup: Setup)
     running = await setup.start(free_port())
     try:
         assert running.service.publisher.pending() == 1  # the posture is queued again
+        assert running.posture.refresh() == 0  # and only once
         state = running.posture.set_posture("fire", {"b6": "fire"}, actor="admin")
         assert state.version == 3
         assert state.site == setup.site

@@ -155,11 +155,14 @@ class EmbeddedBroker:
         broker, self._broker = self._broker, None
         if broker is None:
             return
-        drained = await _drain(broker, self._drain_timeout_s)
-        if not drained:
-            log.warning("embedded_broker_drain_timeout", timeout_s=self._drain_timeout_s)
-        self._carried = _capture(broker)
-        await broker.shutdown()
+        drained = False
+        try:
+            drained = await _drain(broker, self._drain_timeout_s)
+            if not drained:
+                log.warning("embedded_broker_drain_timeout", timeout_s=self._drain_timeout_s)
+            self._carried = _capture(broker)
+        finally:  # even when cancelled mid-drain, the port and the tasks are released
+            await broker.shutdown()
         log.info("embedded_broker_stopped", port=self.port, drained=drained)
 
     async def _restore(self, broker: Any) -> None:
@@ -167,9 +170,9 @@ class EmbeddedBroker:
         for topic, (data, qos) in carried.retained.items():
             await broker.retain_message(None, topic, data, qos)
         context = broker.plugins_manager.context
-        for client_id, subscriptions in carried.subscriptions.items():
+        for client_id in carried.subscriptions.keys() | carried.queued.keys():
             await context.add_subscription(client_id, None, None)  # an offline session
-            for topic_filter, qos in subscriptions:
+            for topic_filter, qos in carried.subscriptions.get(client_id, []):
                 await context.add_subscription(client_id, topic_filter, qos)
             session = context.get_session(client_id)
             session.clean_session = False  # its expiry counts from now: it was made offline
@@ -250,7 +253,8 @@ def _capture(broker: Any) -> _Carried:
         # at least once, oldest first, as MQTT 3.1.1 4.4 asks of a session.
         unacked = [m for m in session.inflight_out.values() if m.qos in (1, 2)]
         queue = session.retained_messages
-        carried.queued[client_id] = unacked + [queue.get_nowait() for _ in range(queue.qsize())]
+        if waiting := unacked + [queue.get_nowait() for _ in range(queue.qsize())]:
+            carried.queued[client_id] = waiting
     return carried
 
 

@@ -41,6 +41,10 @@ async def test_binds_the_loopback_on_a_free_port_and_refuses_the_wildcard() -> N
         assert broker.port > 0
         sockets = broker._broker._servers["default"].instance.sockets
         assert [s.getsockname()[0] for s in sockets] == ["127.0.0.1"]
+        second = EmbeddedBroker(ACCOUNTS, port=broker.port)
+        with pytest.raises(EmbeddedBrokerError, match="cannot listen"):
+            await second.start()
+        assert not second.running
 
 
 async def test_an_account_connects_and_anyone_else_is_refused(site: str) -> None:

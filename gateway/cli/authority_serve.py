@@ -63,11 +63,14 @@ def serve(config_path: Path, check: bool, log_level: str) -> None:
 
     loaded = _load(config_path)
     configure_logging(log_level)
-    if check:
-        asyncio.run(commands.check(loaded))
-        click.echo(f"{config_path}: ok")
-        return
-    sys.exit(asyncio.run(commands.serve(loaded)))
+    try:
+        if check:
+            asyncio.run(commands.check(loaded))
+            click.echo(f"{config_path}: ok")
+            return
+        sys.exit(asyncio.run(commands.serve(loaded)))
+    except commands.OPEN_ERRORS as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _buildings(values: tuple[str, ...]) -> dict[str, Posture]:
@@ -81,11 +84,17 @@ def _buildings(values: tuple[str, ...]) -> dict[str, Posture]:
 
 
 def _publish(run: Any) -> None:
-    from gateway.central.authority_service.commands import NotAcknowledged  # noqa: PLC0415
+    from gateway.central.authority_service import commands  # noqa: PLC0415
 
+    # PolicyError is a ValueError
+    errors: tuple[type[Exception], ...] = (
+        ValueError,
+        commands.NotAcknowledged,
+        *commands.OPEN_ERRORS,
+    )
     try:
         click.echo(asyncio.run(run))
-    except (ValueError, NotAcknowledged) as exc:  # PolicyError is a ValueError
+    except errors as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -9,16 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sqlite3
 from collections.abc import Callable
 
 import structlog
 
+from gateway.central.authority.context import AuthorityError
+from gateway.central.authority.store import StoreError
 from gateway.central.authority_service.build import start_authority
 from gateway.central.authority_service.config import LoadedService
 from gateway.central.authority_service.posture import PostureDesk
 from gateway.mqtt.payloads import PostureName
 
 log = structlog.get_logger("gateway.central.authority_service")
+# What opening the databases can raise for an operator to fix: one line, no traceback.
+OPEN_ERRORS: tuple[type[Exception], ...] = (StoreError, AuthorityError, sqlite3.Error, OSError)
 
 
 class NotAcknowledged(Exception):

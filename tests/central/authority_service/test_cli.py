@@ -44,6 +44,10 @@ def test_serve_check_and_config_findings(setup: Setup) -> None:
     assert code == 2
     assert "shade" in out
     assert ":13:" in out
+    setup.db.rename(setup.tmp / "moved.db")
+    code, out = run("serve", "--config", setup.config(free_port()), "--check")
+    assert code == 1
+    assert "no authority database" in out
 
 
 def test_posture_and_policy_from_the_command_line(setup: Setup, broker: Broker) -> None:

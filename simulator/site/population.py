@@ -150,11 +150,8 @@ def build_population(scenario: Scenario, db: Path, day_start: dt.datetime) -> Po
         actor=ACTOR,
         settings=AuthoritySettings(status_capacity=_capacity(scenario)),
     )
-    # A simulation's database is scratch: losing it to a power cut loses nothing. Each
-    # change looks up MAX(audit.batch), a full scan without this index: quadratic in bulk.
-    conn = authority._ctx.conn
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("CREATE INDEX IF NOT EXISTS sim_audit_by_batch ON audit (batch)")
+    # A simulation's database is scratch: losing it to a power cut loses nothing.
+    authority._ctx.conn.execute("PRAGMA synchronous=OFF")
     issuer = _Issuer(authority, day_start, rng)
     plan: list[tuple[str, str, str, str, str, str | None]] = []  # id, org, building, kind, cred
 

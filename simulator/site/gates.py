@@ -8,10 +8,11 @@ Two ways for a tap to reach it:
 ``radio``  the node's own :class:`~gateway.node.readers.nfc.NfcReader` on nfcpy's
            udp driver, and a virtual card or phone in the field
            (:class:`~simulator.holder.nfc_target.NfcTarget`): ISO-DEP frames and all.
-``fast``   :class:`MemoryReader`, an in-memory reader backend (as gpiozero's
-           MockFactory is a pin backend): each link hands every command APDU to the
-           same phone or card responder and returns its answer. The same bytes reach
-           the same reader code, verifier, policy and door; only the frames are gone.
+``fast``   :class:`~gateway.node.readers.memory.MemoryReader`, the in-memory reader
+           backend (as gpiozero's MockFactory is a pin backend): each link hands every
+           command APDU to the same phone or card responder and returns its answer. The
+           same bytes reach the same reader code, verifier, policy and door; only the
+           frames are gone.
 
 Every node event goes through the node's listener list (:attr:`GateNode.listeners`):
 the simulator's recorder is one listener, and an outbox can be another.
@@ -19,7 +20,6 @@ the simulator's recorder is one listener, and an outbox can be another.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from typing import Any
 from gateway.config.loader import load_node_config
 from gateway.node.door import AsyncDoor, DoorController
 from gateway.node.policy import Posture
+from gateway.node.readers.memory import MemoryReader
 from gateway.node.runtime import GateNode, NodeOptions, NodeParts, build_parts
 from simulator.holder.chip_card import UidOnlyCard
 from simulator.holder.nfc_target import NfcTarget
@@ -37,51 +38,6 @@ from simulator.site.scenario import Building, Scenario, gate_ids
 from simulator.site.site_files import node_config
 
 Listener = Callable[[dict[str, Any]], None]
-
-
-class MemoryLink:
-    """One activated card or phone, its APDUs answered in memory."""
-
-    def __init__(self, responder: Callable[[bytes], bytes], uid: bytes) -> None:
-        self._responder = responder
-        self.uid = uid
-        self.closed = False
-
-    async def exchange(self, apdu: bytes, timeout: float | None = None) -> bytes:
-        return self._responder(bytes(apdu))
-
-    async def close(self) -> None:
-        self.closed = True
-
-    async def __aenter__(self) -> MemoryLink:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.close()
-
-
-class MemoryReader:
-    """A reader backend whose taps are :class:`MemoryLink` objects put into its field."""
-
-    device = "memory"
-    poll_interval = 0.0
-
-    def __init__(self) -> None:
-        self._field: asyncio.Queue[MemoryLink] = asyncio.Queue()
-        self.taps = 0
-
-    def present(self, responder: Callable[[bytes], bytes], uid: bytes) -> MemoryLink:
-        link = MemoryLink(responder, uid)
-        self._field.put_nowait(link)
-        return link
-
-    async def next_tap(self) -> MemoryLink:
-        link = await self._field.get()
-        self.taps += 1
-        return link
-
-    async def close(self) -> None:
-        pass
 
 
 @dataclass
@@ -101,7 +57,7 @@ class SimGate:
 
     @property
     def door(self) -> AsyncDoor:
-        door = self.node._door  # the node keeps its door private; the simulator drives it
+        door = self.node.door
         assert door is not None, "start the node first"
         return door
 

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.central.authority.context import KST
+from gateway.node.readers.memory import MemoryReader
 from simulator.site import physics, scripted
 from simulator.site.clock import MONOTONIC_ORIGIN, SimClock
 from simulator.site.crowd import Visit, plan_visits
-from simulator.site.gates import Listener, MemoryReader, SimGate, build_gates, close_gates
+from simulator.site.gates import Listener, SimGate, build_gates, close_gates
 from simulator.site.ground_truth import Truth
 from simulator.site.population import Population, build_population
 from simulator.site.scenario import Scenario
@@ -259,8 +260,7 @@ class Site:
     async def _tap(self, gate: SimGate, device: Any) -> None:
         reader = gate.parts.reader
         if isinstance(reader, MemoryReader):
-            device.activated()
-            reader.present(device, b"\x08" + self.rng.randbytes(3))
+            reader.present(b"\x08" + self.rng.randbytes(3), device)  # it activates the device
             link = await reader.next_tap()
             await gate.node.handle_link(link)
             return

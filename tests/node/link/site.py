@@ -61,7 +61,9 @@ def signed_policy(keys: CentreKeys, version: int, **changes: Any) -> bytes:
     return sign_document(json.dumps(document, ensure_ascii=False).encode(), keys.policy)
 
 
-def write_linked_site(root: Path, host: str, port: int, protocol: int = 5) -> CentreKeys:
+def write_linked_site(
+    root: Path, host: str, port: int, protocol: int = 5, password: str | None = None
+) -> CentreKeys:
     config = write_site(root, "udp:127.0.0.1:50000")
     keys = CentreKeys()
     files = root / "simulated"
@@ -71,10 +73,16 @@ def write_linked_site(root: Path, host: str, port: int, protocol: int = 5) -> Ce
         )
     )
     (files / "policy.cose").write_bytes(signed_policy(keys, POLICY["version"]))
+    login = ""
+    if password is not None:
+        secret = root / "broker.password"
+        secret.write_text(password, encoding="utf-8")
+        secret.chmod(0o600)
+        login = 'password_file = "broker.password"\n'
     with config.open("a", encoding="utf-8") as f:
         f.write(
             f'\n[mqtt]\nhost = "{host}"\nport = {port}\nprotocol = {protocol}\n'
-            "heartbeat_seconds = 3600\n"
+            f"heartbeat_seconds = 3600\n{login}"
             '\n[state]\ndir = "state"\n'
         )
     return keys

@@ -1,4 +1,4 @@
-"""The test's own Mosquitto: :mod:`simulator.mosquitto` (shared with the benches and the simulator)."""
+"""The test's own Mosquitto: :mod:`simulator.mosquitto`, shared with benches and the simulator."""
 
 from simulator.mosquitto import (
     CONF,

@@ -1,0 +1,1 @@
+"""The viewer's routes, one small module per page group."""

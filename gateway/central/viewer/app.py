@@ -46,6 +46,8 @@ def create_app(
     poll_interval_s: float = 0.5,
     public_url: str = "http://127.0.0.1:8080",
     secure_cookies: bool | None = None,
+    session_idle: dt.timedelta = dt.timedelta(minutes=30),
+    session_absolute: dt.timedelta = dt.timedelta(hours=12),
     announce: Callable[[str], None] = announce_to_stderr,
 ) -> FastAPI:
     """The viewer. The caller owns ``store`` (opened and migrated by the collector or by
@@ -78,6 +80,8 @@ def create_app(
             yield
         finally:
             await accounts.close()
+
+    viewer.sessions.idle, viewer.sessions.absolute = session_idle, session_absolute
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.viewer = viewer

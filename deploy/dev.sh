@@ -25,6 +25,11 @@ case "${1:-}" in
         ruff check gateway tests bench simulator
         ruff format --check gateway tests bench simulator
         mypy
+        # The viewer's browser tests drive Debian's chromium; they skip without it.
+        if ! command -v chromium >/dev/null; then
+            (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+                >/dev/null 2>&1 || echo "chromium not installed: browser tests will skip" >&2
+        fi
         exec pytest "$@"
         ;;
     *)

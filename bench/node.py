@@ -37,6 +37,7 @@ verifier's modules are imported, not exercised. Target: idle RSS < 80 MB.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -207,6 +208,7 @@ async def _child(load_s: float, idle_s: float) -> dict[str, Any]:
 
 
 def _rss(load_s: float, idle_s: float) -> dict[str, Any]:
+    """The synthetic child: runtime imports, outbox and the big policy, no link."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.node", "--child", str(load_s), str(idle_s)],
         cwd=Path(__file__).resolve().parent.parent,
@@ -216,6 +218,29 @@ def _rss(load_s: float, idle_s: float) -> dict[str, Any]:
         timeout=120,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _real_node_rss(load_s: float, idle_s: float) -> dict[str, Any]:
+    """``gateway node``'s own service in a process, linked to our own Mosquitto if there is one."""
+    # Here, not at the top: this module is also the synthetic child whose RSS is measured.
+    from bench._node_site import write_site  # noqa: PLC0415
+    from simulator.mosquitto import mosquitto_path, running_mosquitto  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        broker = None
+        if mosquitto_path() is not None:
+            running = stack.enter_context(running_mosquitto())
+            broker = f"{running.host}:{running.port}"
+        write_site(Path(tmp), broker)
+        out = subprocess.run(
+            [sys.executable, "-m", "bench._node_process", tmp, str(idle_s), str(load_s)],
+            cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=180,
+        )
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def run(samples: int = SAMPLES, load_s: float = LOAD_S, idle_s: float = 2.0) -> dict[str, Any]:
@@ -234,13 +259,23 @@ def run(samples: int = SAMPLES, load_s: float = LOAD_S, idle_s: float = 2.0) -> 
     results["chosen"] = "FULL"
     results["order"] = "actuate, then submit (the relay never waits on the commit)"
     results["tmp_dir"] = tmp_dir
+    node = _real_node_rss(load_s, idle_s)
+    results["node_rss"] = {
+        **node,
+        "measured": "a gateway node process (node_service: outbox FULL, publisher to our own "
+        "Mosquitto, heartbeat, sync) with bench.decide's policy (10k grants), a 1.2 M entry "
+        "status list, the memory reader, a chip card tapped at 20/s (each verified)",
+    }
     rss = _rss(load_s, idle_s)
     results["rss"] = {
         **rss,
-        "measured": "child process: node runtime imported, site policy compiled, "
-        "DoorController on MockFactory, outbox FULL; no reader, no status list",
+        "measured": "synthetic child: node runtime imported, site policy compiled, "
+        "DoorController on MockFactory, outbox FULL; no reader, no status list, no link",
     }
-    results["targets"] = {"idle_rss_under_80mb": rss["idle_rss_mb"] < IDLE_TARGET_MB}
+    results["targets"] = {
+        "idle_rss_under_80mb": node["idle_rss_mb"] < IDLE_TARGET_MB,
+        "synthetic_idle_rss_under_80mb": rss["idle_rss_mb"] < IDLE_TARGET_MB,
+    }
     return results
 
 

@@ -23,3 +23,9 @@ def test_node_bench_short_run() -> None:
     assert rss["taps"] >= 5
     assert rss["events_logged"] > rss["taps"]
     assert isinstance(figures["targets"]["idle_rss_under_80mb"], bool)
+    real = figures["node_rss"]
+    assert 0 < real["idle_rss_mb"] <= real["peak_rss_mb"]
+    assert real["taps"] >= 5
+    assert real["events_logged"] >= 2 * real["taps"]  # a tap and a decision each, at least
+    if real["linked"]:
+        assert real["events_delivered"] == real["events_logged"]  # drained before it stopped

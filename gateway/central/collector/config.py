@@ -62,6 +62,14 @@ class AlarmSection(Section):
     walking_speed_m_s: float = Field(default=2.0, gt=0, description="a brisk walk, generous")
 
 
+class IntegritySection(Section):
+    signatures: Literal["every_event", "batch_tail"] = Field(
+        default="every_event",
+        description="every_event: verify each event's signature; batch_tail: every hash, "
+        "and the last event's signature, which covers the linked batch (docs/collector.md)",
+    )
+
+
 class BuildingSection(Section):
     name: str | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
@@ -91,6 +99,7 @@ class CollectorConfig(Section):
     store: StoreSection = StoreSection()
     retention: RetentionSection = RetentionSection()
     alarms: AlarmSection = AlarmSection()
+    integrity: IntegritySection = IntegritySection()
     buildings: dict[Ident, BuildingSection] = Field(default_factory=dict)
     zones: dict[Ident, ZoneSection] = Field(default_factory=dict)
     distances: list[DistanceSection] = Field(default_factory=list)

@@ -9,6 +9,7 @@ loss is visible (the stored hash then no longer recomputes from the payload).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from gateway.central.collector.config import Site
@@ -18,8 +19,14 @@ from gateway.node.outbox import Event
 _NEVER_STORED = ("portrait", "photo", "image", "face", "biometric")
 
 
+@functools.lru_cache(maxsize=4096)
+def _never_stored(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in _NEVER_STORED)
+
+
 def _redacted(payload: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    dropped = [k for k in payload if any(word in k.lower() for word in _NEVER_STORED)]
+    dropped = [k for k in payload if _never_stored(k)]
     if not dropped:
         return payload, []
     kept = {k: v for k, v in payload.items() if k not in dropped}
@@ -44,7 +51,7 @@ def to_stored(
         site=site,
         node=node,
         seq=event.seq,
-        at=event.when,
+        at=dt.datetime.fromisoformat(event.at),  # 'Z' is UTC; the model checked the shape
         kind=event.kind,
         payload=payload,
         hash=event.hash,

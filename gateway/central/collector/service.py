@@ -127,12 +127,12 @@ class Collector:
                 queue.put_nowait(message)
 
         reader = asyncio.create_task(read())
+        getter: asyncio.Future[aiomqtt.Message] | None = None
         try:
             while True:
                 getter = asyncio.ensure_future(queue.get())
                 done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
                 if getter not in done:
-                    getter.cancel()
                     reader.result()  # the connection went: raise its MqttError
                     raise aiomqtt.MqttError("message stream ended")
                 batch = [getter.result()]
@@ -141,6 +141,8 @@ class Collector:
                 await self._commit(client, batch)
         finally:
             reader.cancel()
+            if getter is not None:
+                getter.cancel()
 
     async def _commit(self, client: aiomqtt.Client, messages: list[aiomqtt.Message]) -> None:
         now = self._clock()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.central.collector.config import load_collector_config
 from gateway.central.collector.ingest import Incoming, Ingest
 from gateway.central.collector.model import Alarm, AlarmKind, EventFilter
 from gateway.central.collector.store import EventStore
@@ -144,3 +145,21 @@ async def test_unknown_node_and_mismatched_topic_are_quarantined(
     assert "topic says sejong/gate-1" in reasons[0]
     assert "unknown node 'gate-x'" in reasons[1]
     assert ingest.stats.quarantined == 2
+
+
+async def test_batch_tail_mode_still_refuses_forgeries(tmp_path: Path, store: EventStore) -> None:
+    node = FakeNode("sejong", "gate-1")
+    config = loaded_for(tmp_path, [node]).path
+    config.write_text(config.read_text() + '[integrity]\nsignatures = "batch_tail"\n')
+    ingest = Ingest(load_collector_config(config), store)
+    events = node.decisions(4)
+    impostor = Ed25519PrivateKey.generate()
+    forged_tail = resigned(events[1], impostor)  # right hash, wrong signature
+    await feed(ingest, store, node.message([events[0], forged_tail]))
+    [alarm] = await store.alarms()
+    assert alarm.detail["seq"] == 2
+    assert "signature does not verify" in alarm.detail["reason"]
+    altered = dataclasses.replace(events[2], payload={"granted": True, "holder_id": "x"})
+    await feed(ingest, store, node.message([events[1], altered, events[3]]))
+    assert await stored_seqs(store) == [1, 2, 4]  # 4 verifies alone; it waits for a real 3
+    assert any("hash does not match" in a.detail.get("reason", "") for a in await store.alarms())

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.central.collector.config import load_collector_config
 from gateway.central.collector.service import Collector
 from gateway.central.collector.store import EventStore, PostgresStore, SqliteStore
+from gateway.logging_setup import configure_logging
 from gateway.mqtt.payloads import EventBatch
 from gateway.mqtt.topics import subscription, topic_for
 from gateway.node.outbox import GENESIS_HASH, event_hash, public_key_bytes
@@ -301,4 +302,5 @@ async def _bench() -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
+    configure_logging("WARNING")  # stderr, so stdout stays the JSON
     return asyncio.run(_bench())

@@ -14,6 +14,7 @@ import structlog
 from gateway.central.collector.config import LoadedCollector, load_collector_config
 from gateway.central.collector.service import Collector
 from gateway.central.collector.store import open_store
+from gateway.central.viewer.serve import serve_viewer, viewer_app
 from gateway.config.findings import ConfigError
 from gateway.logging_setup import configure_logging
 
@@ -40,7 +41,16 @@ async def run_collector(loaded: LoadedCollector) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, lambda: task.cancel() if task else None)
     try:
-        await collector.run()
+        section = loaded.config.viewer
+        if section is None:
+            await collector.run()
+        else:
+            app = viewer_app(
+                section, store, base=loaded.path.parent,
+                mqtt_host=loaded.config.mqtt.host, mqtt_port=loaded.config.mqtt.port,
+                building_names={b: s.name for b, s in loaded.config.buildings.items() if s.name},
+            )  # fmt: skip
+            await asyncio.gather(collector.run(), serve_viewer(app, section))
     except asyncio.CancelledError:
         log.info("collector_stopping", **vars(collector.ingest.stats))
     finally:

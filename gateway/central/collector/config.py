@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.central.viewer.serve import ViewerSection
 from gateway.config.findings import ConfigError, Finding
 from gateway.config.loader import read_toml, validate
 
@@ -104,6 +105,7 @@ class CollectorConfig(Section):
     zones: dict[Ident, ZoneSection] = Field(default_factory=dict)
     distances: list[DistanceSection] = Field(default_factory=list)
     nodes: dict[Ident, NodeSection] = Field(default_factory=dict)
+    viewer: ViewerSection | None = None  # the web viewer, served in the collector's process
 
 
 @dataclass(frozen=True)

@@ -122,3 +122,14 @@ def test_collector_check_migrates(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["collector", "--config", str(config), "--check"])
     assert result.exit_code == 0, result.output
     assert "1 node key(s), schema version 1" in result.output
+
+
+def test_a_viewer_section_is_part_of_the_collector_config(tmp_path: Path) -> None:
+    config = populated(tmp_path)
+    config.write_text(config.read_text() + "[viewer]\nport = 8081\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["collector", "--config", str(config), "--check"])
+    assert result.exit_code == 0, result.output
+    config.write_text(config.read_text() + "colour = 1\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["collector", "--config", str(config), "--check"])
+    assert result.exit_code == 2
+    assert "viewer.colour" in result.output

@@ -75,6 +75,7 @@ class Ingest:
     async def process(self, messages: list[Incoming]) -> tuple[WriteSet, set[str]]:
         """The write set for ``messages`` and the nodes whose chain state it moves."""
         batch = _Batch()
+        self.checker.begin()
         for message in messages:
             self.stats.messages += 1
             try:

@@ -11,7 +11,9 @@ the *islands*: stored events above the head, waiting for the missing ones.
 * an event whose ``prev_hash`` is not its predecessor's hash: ``integrity`` alarm
   (broken link); the head moves on so one break is one alarm, not one per event.
 
-The state is cached per collector and reloaded from the store after a failed write.
+The state is cached per collector, reloaded from the store after a failed write and
+before calling anything a gap (another collector of a shared-subscription group may
+have stored the events in between).
 """
 
 from __future__ import annotations
@@ -107,9 +109,14 @@ class ChainChecker:
         self._store = store
         self._keys = keys
         self._nodes: dict[str, _Node] = {}
+        self._touched: set[str] = set()  # nodes with changes in the open write set
 
     def knows(self, node: str) -> bool:
         return node in self._keys
+
+    def begin(self) -> None:
+        """A new write set starts: everything checked before it was committed or forgotten."""
+        self._touched = set()
 
     def forget(self, node: str) -> None:
         """Drop the cached state (a write failed): the next check reloads it from the store."""
@@ -131,6 +138,19 @@ class ChainChecker:
         """Verdict on one batch of a known node (call :meth:`knows` first)."""
         key = self._keys[node]
         state = await self._load(node)
+        first = min(e.seq for e in events)
+        reloaded = False
+        if (
+            first > state.head_seq + 1
+            and first - 1 not in state.islands
+            and node not in self._touched  # nothing of this node is waiting to commit
+        ):
+            # Looks like a gap; with a shared subscription another collector may have
+            # stored the events in between, so ask the store before saying so.
+            self.forget(node)
+            state = await self._load(node)
+            reloaded = True
+        self._touched.add(node)
         verdict = Verdict()
         below = [e.seq for e in events if e.seq <= state.head_seq]
         stored = await self._store.hashes(node, below) if below else {}
@@ -174,14 +194,20 @@ class ChainChecker:
             verdict.accepted.append(event)
         if not verdict.accepted:
             return verdict
-        self._advance(state, site, node, now, verdict)
+        self._advance(state, site, node, now, verdict, reloaded)
         verdict.chain = ChainState(
             node, state.head_seq, state.head_hash, gaps(state.head_seq, state.islands)
         )
         return verdict
 
     def _advance(
-        self, state: _Node, site: str, node: str, now: dt.datetime, verdict: Verdict
+        self,
+        state: _Node,
+        site: str,
+        node: str,
+        now: dt.datetime,
+        verdict: Verdict,
+        reloaded: bool,
     ) -> None:
         while (link := state.islands.pop(state.head_seq + 1, None)) is not None:
             prev_hash, digest = link
@@ -218,6 +244,6 @@ class ChainChecker:
                     {"missing": [list(r) for r in missing], "head_seq": state.head_seq},
                 )
             )
-        elif not missing and state.had_gap:
+        elif not missing and (state.had_gap or reloaded):  # another collector may have raised it
             verdict.alarms.append(ClearAlarm(gap_key, now))
         state.had_gap = bool(missing)

@@ -163,3 +163,20 @@ async def test_batch_tail_mode_still_refuses_forgeries(tmp_path: Path, store: Ev
     await feed(ingest, store, node.message([events[1], altered, events[3]]))
     assert await stored_seqs(store) == [1, 2, 4]  # 4 verifies alone; it waits for a real 3
     assert any("hash does not match" in a.detail.get("reason", "") for a in await store.alarms())
+
+
+async def test_two_collectors_sharing_a_store_leave_no_false_gap(
+    tmp_path: Path, store: EventStore
+) -> None:
+    node = FakeNode("sejong", "gate-1")
+    loaded = loaded_for(tmp_path, [node])
+    first, second = Ingest(loaded, store), Ingest(loaded, store)
+    events = node.decisions(8)
+    # A shared subscription hands the batches out in turn.
+    for i, collector in zip(range(0, 8, 2), [first, second, first, second], strict=True):
+        await feed(collector, store, node.message(events[i : i + 2]))
+    assert await stored_seqs(store) == list(range(1, 9))
+    assert await store.alarms() == []
+    chain = await store.chain("gate-1")
+    assert chain is not None
+    assert chain.head_seq == 8

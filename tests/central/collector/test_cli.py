@@ -8,9 +8,11 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from gateway.central.collector.ingest import Ingest
+from gateway.central.collector.model import EventFilter
 from gateway.central.collector.store import SqliteStore
 from gateway.cli.main import cli
 from tests.central.collector.helpers import FakeNode, loaded_for
@@ -133,3 +135,32 @@ def test_a_viewer_section_is_part_of_the_collector_config(tmp_path: Path) -> Non
     result = CliRunner().invoke(cli, ["collector", "--config", str(config), "--check"])
     assert result.exit_code == 2
     assert "viewer.colour" in result.output
+
+
+async def test_follow_prints_events_stored_after_it_started(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.cli.logs import Printer, _query
+
+    node = FakeNode("sejong", "gate-1")
+    loaded = loaded_for(tmp_path, [node])
+    first, later = node.decisions(2), node.decisions(3, holder_id="park")
+
+    class ArrivingStore(SqliteStore):
+        """New events are committed just after ``--follow`` notes where it starts."""
+
+        async def last_id(self) -> int:
+            start = await super().last_id()
+            changes, _ = await Ingest(loaded, self).process([node.message(later)])
+            await self.write(changes)
+            return start
+
+    store = ArrivingStore(tmp_path / "c.sqlite")
+    await store.migrate()
+    changes, _ = await Ingest(loaded, store).process([node.message(first)])
+    await store.write(changes)
+    await _query(store, EventFilter(), 50, None, Printer("json"), True, 0.01, 1)
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["seq"], r["holder_id"]) for r in rows] == [
+        (1, "h1"), (2, "h1"), (3, "park"), (4, "park"), (5, "park"),
+    ]  # fmt: skip

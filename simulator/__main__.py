@@ -35,13 +35,21 @@ def main() -> None:
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
     help="the nodes' JSON log lines on stderr at this level and above",
 )
-def run(scenario: Path, as_json: bool, report: Path | None, log_level: str) -> None:
+@click.option(
+    "--broker",
+    type=click.Choice(["mosquitto", "embedded"]),
+    help="linked mode: the nodes' real services over this MQTT broker, the collector counting "
+    "every event (overrides the scenario's [link] broker)",
+)
+def run(
+    scenario: Path, as_json: bool, report: Path | None, log_level: str, broker: str | None
+) -> None:
     """Run SCENARIO (a TOML file, see docs/simulator.md) and print what happened."""
     # Imported here so that --help does not wait for the node's whole stack to load.
     from gateway.logging_setup import configure_logging  # noqa: PLC0415
     from simulator.site.report import write_report  # noqa: PLC0415
     from simulator.site.run import run_scenario  # noqa: PLC0415
-    from simulator.site.scenario import load_scenario  # noqa: PLC0415
+    from simulator.site.scenario import Link, load_scenario  # noqa: PLC0415
 
     configure_logging(log_level)
     structlog.configure(
@@ -52,7 +60,14 @@ def run(scenario: Path, as_json: bool, report: Path | None, log_level: str) -> N
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    summary = asyncio.run(run_scenario(loaded))
+    if broker is not None:
+        link = loaded.link.model_copy(update={"broker": broker})
+        loaded = loaded.model_copy(update={"link": Link.model_validate(link.model_dump())})
+    try:
+        summary = asyncio.run(run_scenario(loaded))
+    except ValueError as exc:  # a scenario the run refuses (faults without a link, radio linked)
+        click.echo(f"{scenario}: {exc}", err=True)
+        sys.exit(2)
     series = summary.pop("_series")
     if report is not None:
         index = write_report(report, summary, series)
@@ -61,8 +76,9 @@ def run(scenario: Path, as_json: bool, report: Path | None, log_level: str) -> N
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         click.echo(_text(summary))
-    wrong = summary["wrong"]
-    sys.exit(1 if wrong["false_accepts"] or wrong["false_rejects"] else 0)
+    wrong, events = summary["wrong"], summary["events"]
+    bad_link = summary["link"] is not None and (events["lost"] or not summary["link"]["settled"])
+    sys.exit(1 if wrong["false_accepts"] or wrong["false_rejects"] or bad_link else 0)
 
 
 def _text(s: dict[str, Any]) -> str:
@@ -96,7 +112,26 @@ def _text(s: dict[str, Any]) -> str:
     for extra in alarms["unexpected"]:
         lines.append(f"  UNEXPECTED {extra}")
     lines.append(f"node events emitted: {s['events']['emitted']}")
+    if s["link"] is not None:
+        lines += _link_text(s)
     return "\n".join(lines)
+
+
+def _link_text(s: dict[str, Any]) -> list[str]:
+    events, link, spread = s["events"], s["link"], s["propagation_ms"]
+    lines = [
+        f"over {link['broker']}: events published {events['published']}, stored "
+        f"{events['stored']}, lost {events['lost']}, duplicated {events['duplicated']} "
+        f"(each stored once), lost before commit (node crashes) {events['lost_before_commit']}",
+        f"status propagation (wall ms): revocations p50 {spread['revocations']['p50']} "
+        f"max {spread['revocations']['max']}; every list p50 {spread['every_status_list']['p50']} "
+        f"max {spread['every_status_list']['max']}",
+    ]
+    lines += [f"  fault {f}" for f in s["faults"]]
+    lines += [f"  PROBLEM {p}" for p in link["problems"]]
+    if events["chain_gaps"]:
+        lines.append(f"  the collector saw chain gaps: {events['chain_gaps']}")
+    return lines
 
 
 if __name__ == "__main__":

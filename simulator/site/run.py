@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.central.authority.context import KST
 from gateway.node.readers.memory import MemoryReader
@@ -34,7 +34,10 @@ from simulator.site.ground_truth import Truth
 from simulator.site.population import Population, build_population
 from simulator.site.scenario import Scenario
 from simulator.site.site_files import write_site
-from simulator.site.summary import Recorder, TapRecord
+from simulator.site.summary import Recorder, TapRecord, fill_link
+
+if TYPE_CHECKING:
+    from simulator.site.linked import LinkedSite
 
 STEP_ASIDE_S = 1.0  # a refused person makes room for the next
 QUEUE_SAMPLE_S = 60.0
@@ -65,6 +68,7 @@ class Site:
         self._armed: dict[str, float] = {}
         self.gates: list[SimGate] = []
         self.population: Population
+        self.link: LinkedSite | None = None  # linked mode: the broker, collector, node services
         # The hook for a real deployment path: how a new status token reaches every gate.
         self.install_status: Callable[[bytes], None] = self._install_in_process
 
@@ -77,13 +81,18 @@ class Site:
         files = write_site(
             self.root / "site", self.scenario, self.population.authority, self.population.duty
         )
-        self.gates = await build_gates(
-            self.scenario,
-            self.root / "nodes",
-            files,
-            self.clock,
-            lambda gate: (self.recorder.listener_for(gate), *self.listeners_for(gate)),
-        )
+        listeners = lambda gate: (self.recorder.listener_for(gate), *self.listeners_for(gate))  # noqa: E731
+        if self.scenario.link.broker is not None:
+            from simulator.site.linked import LinkedSite  # noqa: PLC0415 (MQTT only when linked)
+
+            self.link = LinkedSite(self, listeners)
+            self.gates = await self.link.start(files)
+        elif self.scenario.faults:
+            raise ValueError("fault events need linked mode: add [link] broker = ... or --broker")
+        else:
+            self.gates = await build_gates(
+                self.scenario, self.root / "nodes", files, self.clock, listeners
+            )
         self._by_id = {g.gate_id: g for g in self.gates}
         self.queues: dict[str, deque[tuple[Visit, float]]] = {
             g.gate_id: deque() for g in self.gates
@@ -92,7 +101,7 @@ class Site:
             g.gate_id: deque() for g in self.gates
         }
         self.busy = dict.fromkeys(self._by_id, False)
-        self.publish_status()  # the morning's list: lost and suspended ones are in it
+        await self.publish_status()  # the morning's list: lost and suspended ones are in it
         for person in self.population.people:
             status = {"lost": "invalid", "suspended": "suspended"}.get(person.kind)
             if status:
@@ -119,13 +128,18 @@ class Site:
             t, _seq, fn, args = heapq.heappop(self._heap)
             self.clock.advance_to(t)
             await fn(*args)
+            if self.link is not None:
+                await asyncio.sleep(0)  # the outbox writers, publishers and collector run too
 
     async def _republish(self) -> None:
-        self.publish_status()
+        await self.publish_status()
 
-    def publish_status(self) -> dict[str, Any]:
+    async def publish_status(self) -> dict[str, Any]:
         """The authority signs a new list and every gate installs it; how long that took."""
         token = self.population.authority.publish_status_list(self.clock.wall(), actor=PUBLISHER)
+        if self.link is not None:
+            self.recorder.status_installs += 1
+            return await self.link.publish_status(token)
         started = time.perf_counter()
         self.install_status(token)
         self.recorder.status_installs += 1
@@ -273,8 +287,13 @@ class Site:
             gate.target.present = False
 
     async def close(self) -> None:
-        await close_gates(self.gates)
-        self.population.authority.close()
+        try:
+            if self.link is not None:
+                await self.link.close()  # drains every node, stops it, counts the store
+            else:
+                await close_gates(self.gates)
+        finally:
+            self.population.authority.close()
 
 
 async def run_scenario(
@@ -313,6 +332,7 @@ async def run_scenario(
                 },
             },
         )
+        fill_link(summary, site.link, site.recorder)
         summary["_series"] = _series(site)
         return summary
 

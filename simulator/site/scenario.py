@@ -31,7 +31,20 @@ EventKind = Literal[
     "held_open",
     "tamper",
     "tailgate",
+    # Faults: played on the MQTT link (docs/simulator.md, "Linked mode"); they need [link].
+    "broker_restart",
+    "collector_restart",
+    "node_crash",
+    "network_cut",
+    "clock_skew",
 ]
+FAULT_KINDS = frozenset(
+    {"broker_restart", "collector_restart", "node_crash", "network_cut", "clock_skew"}
+)
+GATE_KINDS = frozenset(
+    {"forced", "held_open", "tamper", "tailgate", "node_crash", "network_cut", "clock_skew"}
+)
+STATUS_KINDS = frozenset({"lost", "reissue", "suspend", "resume"})
 WEEKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri")
 PostureName = Literal["normal", "level4", "level3", "level2", "level1"]
 
@@ -121,6 +134,27 @@ class Event(Strict):
     gate: str | None = None
     minutes: float = Field(default=10.0, gt=0, description="lockdown/fire/drill length")
     seconds: float = Field(default=60.0, gt=0, description="held_open: how long")
+    down_s: float = Field(
+        default=0.0, ge=0, le=3600, description="a fault: simulated seconds until it is undone"
+    )
+    skew_s: float = Field(default=0.0, ge=-3600, le=3600, description="clock_skew: by how much")
+
+    @property
+    def until(self) -> dt.time:
+        """When a fault window ends (the same day; a run never crosses midnight)."""
+        start = dt.datetime.combine(dt.date(2000, 1, 1), self.at)
+        return (start + dt.timedelta(seconds=self.down_s)).time()
+
+
+class Link(Strict):
+    """Linked mode: the nodes' real services over a real MQTT broker, and the real collector."""
+
+    broker: Literal["mosquitto", "embedded"] | None = Field(
+        default=None, description="None: in process (no MQTT); else the broker to start"
+    )
+    durability: Literal["normal", "full"] = "normal"
+    settle_timeout_s: float = Field(default=60.0, gt=0, description="wall s for the final drain")
+    propagation_timeout_s: float = Field(default=20.0, gt=0, description="wall s per status")
 
 
 class Cast(Strict):
@@ -145,6 +179,7 @@ class Scenario(Strict):
     crowd: Crowd = Crowd()
     cast: list[Cast] = Field(default_factory=list)
     events: list[Event] = Field(default_factory=list)
+    link: Link = Link()
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
@@ -167,11 +202,30 @@ class Scenario(Strict):
                 raise ValueError(f"event posture at {event.at}: give level")
             if event.building is not None and event.building not in buildings:
                 raise ValueError(f"event at {event.at}: unknown building {event.building!r}")
+        _no_status_change_in_an_outage(self.events)
         return self
+
+    @property
+    def faults(self) -> list[Event]:
+        return [e for e in self.events if e.kind in FAULT_KINDS]
 
     @property
     def people(self) -> int:
         return sum(o.people for o in self.organizations)
+
+
+def _no_status_change_in_an_outage(events: list[Event]) -> None:
+    """A lost report while the broker is down or a gate is cut off reaches the gates only
+    later; the ground truth says revoked from the report on, so it would count false accepts
+    that are the outage's, not the gate's. Such a scenario is refused rather than misread."""
+    windows = [e for e in events if e.kind in ("broker_restart", "network_cut")]
+    for change in (e for e in events if e.kind in STATUS_KINDS):
+        for fault in windows:
+            if fault.at <= change.at <= fault.until:
+                raise ValueError(
+                    f"event {change.kind} at {change.at} falls in the {fault.kind} of "
+                    f"{fault.at}-{fault.until}: move one of them"
+                )
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -180,7 +234,7 @@ def load_scenario(path: Path) -> Scenario:
     scenario = validate(Scenario, source)
     gates = {g for b in scenario.buildings for g in gate_ids(b)}
     for index, event in enumerate(scenario.events):
-        if event.kind in ("forced", "held_open", "tamper", "tailgate") and event.gate not in gates:
+        if event.kind in GATE_KINDS and event.gate not in gates:
             line, _exact = source.lines.line_for(("events", index, "gate"))
             known = ", ".join(sorted(gates))
             message = f"{event.kind} needs gate = one of the complex's gates, not {event.gate!r}"

@@ -14,10 +14,10 @@ from gateway.node.policy import Posture
 from simulator.holder.chip_card import ChipCard
 from simulator.holder.phone_nfc import PhoneNfc
 from simulator.holder.wallet import Wallet
-from simulator.site import physics
+from simulator.site import faults, physics
 from simulator.site.gates import SimGate
 from simulator.site.population import ACTOR
-from simulator.site.scenario import Event
+from simulator.site.scenario import FAULT_KINDS, Event
 from simulator.site.site_files import HELD_OPEN_SECONDS
 
 if TYPE_CHECKING:
@@ -28,7 +28,9 @@ STATUS = {"lost": "invalid", "reissue": "invalid", "suspend": "suspended", "resu
 
 async def apply(site: Site, event: Event) -> None:
     if event.kind in STATUS:
-        credential_change(site, event)
+        await credential_change(site, event)
+    elif event.kind in FAULT_KINDS:
+        await faults.apply(site, event)
     elif event.kind == "posture":
         assert event.level is not None
         set_posture(site, event.building, event.level)
@@ -41,7 +43,7 @@ async def apply(site: Site, event: Event) -> None:
         site.kick(event.gate)
 
 
-def credential_change(site: Site, event: Event) -> None:
+async def credential_change(site: Site, event: Event) -> None:
     assert event.role is not None
     person = site.population.cast[event.role]
     authority, now = site.population.authority, site.clock.wall()
@@ -64,7 +66,7 @@ def credential_change(site: Site, event: Event) -> None:
         authority.suspend(person.holder_id, now=now, actor=ACTOR, reason="leave")
     else:
         authority.resume(person.holder_id, now=now, actor=ACTOR, reason="back from leave")
-    propagation = site.publish_status()
+    propagation = await site.publish_status()
     site.truth.installed(changed, STATUS[event.kind], site.clock.t)
     site.recorder.revocations.append(
         {

@@ -57,6 +57,7 @@ class Recorder:
     queue: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     revocations: list[dict[str, Any]] = field(default_factory=list)
     status_installs: int = 0
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
     def listener_for(self, gate: str) -> Any:
         def listen(record: dict[str, Any]) -> None:
@@ -123,6 +124,36 @@ class Recorder:
                 "duplicated": None,
             },
         }
+
+
+def fill_link(summary: dict[str, Any], link: Any, recorder: Recorder) -> None:
+    """Linked mode's figures: the event accounting, propagation times and the faults played."""
+    summary["faults"] = recorder.faults
+    if link is None:
+        summary["link"] = None
+        return
+    accounting = dict(link.accounting)
+    summary["link"] = {
+        "broker": link.link.broker,
+        "durability": link.link.durability,
+        "settled": accounting.pop("settled", False),
+        "problems": accounting.pop("problems", ["the run ended before the accounting"]),
+    }
+    summary["events"] |= accounting
+    revocations = [
+        r["propagation_wall_ms"]
+        for r in recorder.revocations
+        if r.get("propagation_wall_ms") is not None and not r.get("late") and not r.get("refused")
+    ]
+    summary["propagation_ms"] = {
+        "revocations": _spread(revocations),
+        "every_status_list": _spread(link.propagations_ms),
+    }
+
+
+def _spread(values: list[float]) -> dict[str, float | int | None]:
+    cut = _percentiles(values)
+    return {"n": len(values), "p50": cut["p50"], "max": cut["max"]}
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:

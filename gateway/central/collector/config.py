@@ -65,7 +65,7 @@ class AlarmSection(Section):
 
 class IntegritySection(Section):
     signatures: Literal["every_event", "batch_tail"] = Field(
-        default="every_event",
+        default="batch_tail",
         description="every_event: verify each event's signature; batch_tail: every hash, "
         "and the last event's signature, which covers the linked batch (docs/collector.md)",
     )

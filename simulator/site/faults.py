@@ -160,7 +160,7 @@ async def _crash(site: Site, record: dict[str, Any], gate: str, down_s: float) -
     record["at_s"] = site.clock.t  # when the gate was free to crash
     await site.link.crash(gate)
     back = site.clock.t + down_s
-    site.schedule(back, _undo, site, record, lambda: site.link.restart(gate))  # type: ignore[union-attr]
+    site.schedule(back, _undo, site, record, lambda: site.link.restart(gate))
     site.recorder.faults.append(record)
     return back + 0.1  # the gate serves again once it is back
 

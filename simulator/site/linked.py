@@ -78,6 +78,7 @@ class LinkedSite:
         self._quarantined = 0
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.propagations_ms: list[float] = []
+        self.incomplete: list[dict[str, Any]] = []  # publications some gate refused or missed
         self.accounting: dict[str, Any] = {}
 
     # -- set-up --------------------------------------------------------------------------
@@ -212,6 +213,8 @@ class LinkedSite:
         late = sorted(set(expected) - set(results))
         if not refused and not late:
             self.propagations_ms.append(took_ms)
+        else:  # not in the figures, but never out of sight
+            self.incomplete.append({"at_s": self.site.clock.t, "refused": refused, "late": late})
         return {
             "gates_updated": len(results) - len(refused),
             "gates_reachable": len(expected),

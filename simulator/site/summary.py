@@ -148,6 +148,7 @@ def fill_link(summary: dict[str, Any], link: Any, recorder: Recorder) -> None:
     summary["propagation_ms"] = {
         "revocations": _spread(revocations),
         "every_status_list": _spread(link.propagations_ms),
+        "incomplete": link.incomplete,
     }
 
 

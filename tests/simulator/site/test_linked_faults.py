@@ -41,6 +41,7 @@ async def test_broker_restart_and_node_crash_lose_nothing(broker: str) -> None:
     # What a crash loses is only what was never committed, and it is counted, not hidden.
     events = summary["events"]
     assert events["emitted"] == events["published"] + events["lost_before_commit"]
+    assert summary["propagation_ms"]["incomplete"] == []  # a 20 s skew is within the bound
     # The lost report was outside every outage: refused at every gate after it.
     assert summary["revocation"][0]["gates_updated"] == GATES
 
@@ -67,3 +68,18 @@ def test_a_fault_on_an_unknown_gate_is_refused(tmp_path: Path) -> None:
     path.write_text(text.replace('gate = "b6-in-1"', 'gate = "b9-in-1"'), encoding="utf-8")
     with pytest.raises(ConfigError, match="node_crash needs gate"):
         load_scenario(path)
+
+
+async def test_a_clock_skew_past_the_status_bound_refuses_new_lists_and_shows_it() -> None:
+    scenario = scenario_file("outage-linked")
+    events = [
+        e.model_copy(update={"skew_s": -400.0}) if e.kind == "clock_skew" else e
+        for e in scenario.events
+        if e.kind not in FAULT_KINDS or e.kind == "clock_skew"
+    ]
+    summary = await play(on(scenario.model_copy(update={"events": events}), "embedded"))
+    assert_every_event_stored_once(summary)
+    incomplete = summary["propagation_ms"]["incomplete"]
+    skewed_at = next(f["at_s"] for f in summary["faults"] if f["kind"] == "clock_skew")
+    assert incomplete, "a gate 400 s behind must refuse lists issued in its future"
+    assert all(i["refused"] == {"b6-in-2": "invalid"} and i["at_s"] > skewed_at for i in incomplete)

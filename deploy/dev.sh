@@ -18,7 +18,7 @@ export PATH="$PWD/$venv/bin:$PATH"
 case "${1:-}" in
     main)
         shift
-        exec gateway tour "$@"
+        exec gateway demo "$@"
         ;;
     test)
         shift

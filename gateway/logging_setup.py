@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import structlog
 
@@ -20,13 +21,20 @@ _SHARED: list[structlog.types.Processor] = [
 ]
 
 
-def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
+def configure_logging(
+    level: str = "INFO", *, json_output: bool = True, log_file: Path | None = None
+) -> None:
+    """JSON lines on stderr, or appended to ``log_file`` (when stderr shows a live display)."""
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json_output
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler = (
+        logging.StreamHandler(sys.stderr)
+        if log_file is None
+        else logging.FileHandler(log_file, encoding="utf-8")
+    )
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=_SHARED,

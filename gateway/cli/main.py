@@ -30,6 +30,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "collector",
         "Subscribe to every node's events, verify their chains, store them, raise alarms.",
     ),
+    "demo": (
+        # The one command that runs the simulator: named here, never imported by gateway code
+        # (tests/test_layering.py); a gate installed without the simulator has no demo.
+        "simulator.demo.cli",
+        "demo",
+        "A living complex on this machine: broker, authority, gates, collector and viewer.",
+    ),
     "credential": (
         "gateway.cli.credential",
         "credential",
@@ -62,7 +69,15 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module, attribute, _help = entry
-        command: Any = getattr(importlib.import_module(module), attribute)
+        try:
+            loaded = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+            raise click.UsageError(
+                f"'gateway {cmd_name}' is not installed here ({module} is missing)"
+            ) from exc
+        command: Any = getattr(loaded, attribute)
         assert isinstance(command, click.Command)
         return command
 

@@ -69,6 +69,9 @@ class Site:
         self.gates: list[SimGate] = []
         self.population: Population
         self.link: LinkedSite | None = None  # linked mode: the broker, collector, node services
+        # Called with each next simulated time before the clock moves there; None: as fast
+        # as the machine goes (a scenario run), else e.g. gateway demo's wall-clock pacing.
+        self.pace: Callable[[float], Awaitable[None]] | None = None
         # The hook for a real deployment path: how a new status token reaches every gate.
         self.install_status: Callable[[bytes], None] = self._install_in_process
 
@@ -126,6 +129,8 @@ class Site:
             self.schedule(n * QUEUE_SAMPLE_S, self._sample_queues)
         while self._heap:
             t, _seq, fn, args = heapq.heappop(self._heap)
+            if self.pace is not None:
+                await self.pace(t)  # a watched run (gateway demo) keeps to the wall clock
             self.clock.advance_to(t)
             await fn(*args)
             if self.link is not None:
@@ -312,29 +317,34 @@ async def run_scenario(
             await site.run()
         finally:
             await site.close()
-        meta = scenario.scenario
-        summary = site.recorder.summary(
-            gates=site.gates,
-            meta={
-                "scenario": meta.name,
-                "complex": meta.complex,
-                "path": meta.path,
-                "simulated": {
-                    "from": site.clock.start.isoformat(),
-                    "until": site.clock.wall().isoformat(),
-                    "people": len(site.population.people),
-                    "gates": len(site.gates),
-                },
-                "wall_s": {
-                    "setup": round(ready - started, 2),
-                    "run": round(time.perf_counter() - ready, 2),
-                    "total": round(time.perf_counter() - started, 2),
-                },
+        return summarize(site, started, ready)
+
+
+def summarize(site: Site, started: float, ready: float) -> dict[str, Any]:
+    """The summary of a played (or interrupted) site; ``started``/``ready``: perf_counter."""
+    meta = site.scenario.scenario
+    summary = site.recorder.summary(
+        gates=site.gates,
+        meta={
+            "scenario": meta.name,
+            "complex": meta.complex,
+            "path": meta.path,
+            "simulated": {
+                "from": site.clock.start.isoformat(),
+                "until": site.clock.wall().isoformat(),
+                "people": len(site.population.people),
+                "gates": len(site.gates),
             },
-        )
-        fill_link(summary, site.link, site.recorder)
-        summary["_series"] = _series(site)
-        return summary
+            "wall_s": {
+                "setup": round(ready - started, 2),
+                "run": round(time.perf_counter() - ready, 2),
+                "total": round(time.perf_counter() - started, 2),
+            },
+        },
+    )
+    fill_link(summary, site.link, site.recorder)
+    summary["_series"] = _series(site)
+    return summary
 
 
 def _series(site: Site) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from gateway.central.collector.store import EventStore
 from gateway.central.viewer.actions import LifecycleActions, MqttActions
 from gateway.central.viewer.app import create_app
 from gateway.central.viewer.auth import AccountStore
+from gateway.central.viewer.lifecycle import AuthorityDbLifecycle
 
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 
@@ -43,6 +44,11 @@ class ViewerSection(BaseModel):
     operator_id: str | None = Field(default=None, min_length=1, max_length=64)
     operator_key: str | None = Field(default=None, description="PEM P-256 key file")
     posture_key: str | None = Field(default=None, description="PEM P-256 posture signer")
+    authority_db: str | None = Field(
+        default=None,
+        description="the authority database: admins' lifecycle actions are made there and "
+        "published by the running `gateway authority serve`",
+    )
 
 
 def load_p256(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -73,6 +79,8 @@ def viewer_app(
             load_p256(base / section.operator_key), section.operator_id,
             posture_key=load_p256(base / section.posture_key) if section.posture_key else None,
         )  # fmt: skip
+    if lifecycle is None and section.authority_db:
+        lifecycle = AuthorityDbLifecycle(base / section.authority_db)
     public = section.public_url or f"http://{section.listen}:{section.port}"
     return create_app(
         store,

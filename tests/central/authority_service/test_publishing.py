@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from gateway.central.authority_service.build import RunningAuthority
+from gateway.central.viewer.actions import ActionError
+from gateway.central.viewer.lifecycle import AuthorityDbLifecycle
 from gateway.credentials.status_list import StatusOutcome
 from tests.central.conftest import KIM
 from tests.mqtt.broker import Broker, free_port, mosquitto_path, running_mosquitto
@@ -120,3 +122,27 @@ async def test_a_restart_republishes_token_and_posture(setup: Setup, broker: Bro
                 await node.wait_for("posture", posture.version)
             assert node.syncer.posture is not None
             assert node.syncer.posture[0].buildings == {"b6": "lockdown"}
+
+
+async def test_a_viewer_admins_lost_report_reaches_a_gate_through_the_service(
+    setup: Setup, broker: Broker
+) -> None:
+    # The viewer writes the change into the authority database; the running service polls
+    # it (data_version) and publishes the delta and the token, as for the CLI.
+    node = gate_node(setup)
+    desk = AuthorityDbLifecycle(setup.db, clock=setup.wall)
+    async with listening(node, broker.port), serving(setup, broker.port) as running:
+        async with asyncio.timeout(TIMEOUT):
+            first = await running.service.sync_status()
+            assert first is not None
+            await node.wait_for("status_list", first.iat)
+        setup.wall.advance(5)
+        changed = await desk.lifecycle("lost", setup.kim_mobile, actor="guard-kim", reason="taxi")
+        assert changed == 1
+        async with asyncio.timeout(TIMEOUT):
+            while node.status_of(setup.kim_index) is not StatusOutcome.INVALID:
+                node.changed.clear()
+                await node.changed.wait()
+    assert not [e for _, e in node.arrived if e.kind == "security"]
+    with pytest.raises(ActionError, match="already"):  # lost is final: a clear refusal
+        await desk.lifecycle("lost", setup.kim_mobile, actor="guard-kim", reason="again")

@@ -44,6 +44,7 @@ import aiomqtt
 import httpx
 
 from bench.ingest import node_key, write_config
+from gateway.central.collector.commits import CommitSignal
 from gateway.central.collector.config import load_collector_config
 from gateway.central.collector.model import EventFilter, StoredEvent, WriteSet
 from gateway.central.collector.service import Collector
@@ -286,7 +287,9 @@ async def until_listening(port: int, server: asyncio.Task[None]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def viewer(store: SqliteStore, tmp: Path, poll_s: float) -> AsyncIterator[tuple[str, ...]]:
+async def viewer(
+    store: SqliteStore, tmp: Path, poll_s: float, commits: CommitSignal | None = None
+) -> AsyncIterator[tuple[str, ...]]:
     """The viewer on a free port with one viewer-role account: (url, username, password)."""
     username, password = "bench-watch", secrets.token_urlsafe(16)
     accounts = AccountStore(tmp / "viewer.sqlite")
@@ -296,7 +299,7 @@ async def viewer(store: SqliteStore, tmp: Path, poll_s: float) -> AsyncIterator[
     url = f"http://127.0.0.1:{port}"
     app = create_app(
         store, accounts=AccountStore(tmp / "viewer.sqlite"), poll_interval_s=poll_s,
-        public_url=url, announce=lambda _line: None,
+        public_url=url, announce=lambda _line: None, commits=commits,
     )  # fmt: skip
     section = ViewerSection(listen="127.0.0.1", port=port, poll_interval_s=poll_s)
     server = asyncio.create_task(serve_viewer(app, section), name="viewer")
@@ -331,14 +334,21 @@ async def end_to_end(load: Load, poll_s: float, tmp: Path, senders: str) -> dict
     store = SqliteStore(tmp / "store.sqlite")
     with running_mosquitto() as broker:
         config = write_config(
-            tmp, broker.port, seed, site, load.nodes, "sqlite:store.sqlite", "every_event"
+            tmp,
+            broker.port,
+            seed,
+            site,
+            load.nodes,
+            "sqlite:store.sqlite",
+            "batch_tail",  # the collector's default
         )
         collector = Collector(load_collector_config(config), store)
         running = asyncio.create_task(collector.run(), name="collector")
         try:
             async with asyncio.timeout(SLACK_S):
                 await collector.subscribed.wait()
-            async with viewer(store, tmp, poll_s) as login:
+            # As `gateway collector` mounts it: the collector's commits wake the feed.
+            async with viewer(store, tmp, poll_s, collector.commits) as login:
                 limit = load.seconds + SLACK_S
                 async with child(browser_process, (*login, load.total, limit)) as (_, seen_q):
                     args: tuple[Any, ...]

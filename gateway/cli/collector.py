@@ -49,6 +49,7 @@ async def run_collector(loaded: LoadedCollector) -> int:
                 section, store, base=loaded.path.parent,
                 mqtt_host=loaded.config.mqtt.host, mqtt_port=loaded.config.mqtt.port,
                 building_names={b: s.name for b, s in loaded.config.buildings.items() if s.name},
+                commits=collector.commits,
             )  # fmt: skip
             await asyncio.gather(collector.run(), serve_viewer(app, section))
     except asyncio.CancelledError:

@@ -89,9 +89,11 @@ async def run_demo(
     board = Board(tally, site.end, Console(stderr=True)) if options.show else None
     try:
         names = {b.id: b.name for b in scenario.buildings}
+        commits = None if link.collector is None else link.collector.commits
         viewer = await start_viewer(
-            link.store, options.workdir, port=options.viewer_port, building_names=names
-        )
+            link.store, options.workdir, port=options.viewer_port, building_names=names,
+            commits=commits,
+        )  # fmt: skip
         say(f"viewer: {viewer.url}")
         for user, password in viewer.logins.items():
             say(f"  login {user} / {password}")

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.central.collector.commits import CommitSignal
 from gateway.central.collector.store import EventStore
 from gateway.central.viewer.app import create_app
 from gateway.central.viewer.auth import AccountStore, Role
@@ -36,7 +37,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 async def start_viewer(
-    store: EventStore, root: Path, *, port: int = 0, building_names: Mapping[str, str] = {}
+    store: EventStore,
+    root: Path,
+    *,
+    port: int = 0,
+    building_names: Mapping[str, str] = {},
+    commits: CommitSignal | None = None,
 ) -> DemoViewer:
     port = port or free_port()
     accounts = AccountStore(root / "viewer.sqlite")
@@ -53,6 +59,7 @@ async def start_viewer(
         building_names=dict(building_names),
         public_url=f"http://127.0.0.1:{port}",
         announce=lambda _line: None,  # accounts exist: no setup link is issued
+        commits=commits,
     )
     task = asyncio.create_task(serve_viewer(app, section), name="viewer")
     return DemoViewer(f"http://127.0.0.1:{port}/", logins, task)

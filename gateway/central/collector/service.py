@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 import aiomqtt
 import structlog
 
+from gateway.central.collector.commits import CommitSignal
 from gateway.central.collector.config import LoadedCollector
 from gateway.central.collector.ingest import Incoming, Ingest
 from gateway.central.collector.model import WriteSet
@@ -75,6 +76,7 @@ class Collector:
         self._max_messages = loaded.config.store.max_batch_messages
         self.subscribed = asyncio.Event()
         self.progress = asyncio.Event()
+        self.commits = CommitSignal()  # wakes a viewer's live feed in this process
 
     def _default_client(self) -> aiomqtt.Client:
         mqtt = self.loaded.config.mqtt
@@ -163,6 +165,8 @@ class Collector:
             if m.qos > 0:
                 client._client.ack(m.mid, m.qos)
         self.progress.set()
+        if changes:
+            self.commits.notify()
 
     async def _watch_heartbeats(self) -> None:
         interval = self.loaded.config.alarms.heartbeat_interval_s

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from gateway.central.collector.commits import CommitSignal
 from gateway.central.collector.store import EventStore
 from gateway.central.viewer.actions import LifecycleActions, StaffActions
 from gateway.central.viewer.auth import AccountStore
@@ -44,6 +45,7 @@ def create_app(
     building_names: Mapping[str, str] | None = None,
     clock: Clock = _utc_now,
     poll_interval_s: float = 0.5,
+    commits: CommitSignal | None = None,
     public_url: str = "http://127.0.0.1:8080",
     secure_cookies: bool | None = None,
     session_idle: dt.timedelta = dt.timedelta(minutes=30),
@@ -63,6 +65,7 @@ def create_app(
         site_names=dict(site_names or {}),
         building_names=dict(building_names or {}),
         poll_interval_s=poll_interval_s,
+        commits=commits,
         secure_cookies=secure_cookies,
     )
 

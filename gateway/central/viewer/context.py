@@ -15,6 +15,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from gateway.central.collector.commits import CommitSignal
 from gateway.central.collector.store import EventStore
 from gateway.central.viewer import csrf, i18n
 from gateway.central.viewer.actions import LifecycleActions, StaffActions
@@ -47,6 +48,7 @@ class Viewer:
     site_names: Mapping[str, str] = field(default_factory=dict)
     building_names: Mapping[str, str] = field(default_factory=dict)
     poll_interval_s: float = 0.5
+    commits: CommitSignal | None = None  # beside the collector: its commits wake the feed
     secure_cookies: bool | None = None  # None: Secure exactly when the request is https
     sessions: SessionStore = field(init=False)
     throttle: LoginThrottle = field(init=False)

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.central.collector.commits import CommitSignal
 from gateway.central.collector.store import EventStore
 from gateway.central.viewer.actions import LifecycleActions, MqttActions
 from gateway.central.viewer.app import create_app
@@ -67,6 +68,7 @@ def viewer_app(
     mqtt_port: int,
     building_names: Mapping[str, str] | None = None,
     lifecycle: LifecycleActions | None = None,
+    commits: CommitSignal | None = None,
 ) -> FastAPI:
     """The app for ``section``; remote actions only when site, operator id and key are set.
 
@@ -89,6 +91,7 @@ def viewer_app(
         lifecycle=lifecycle,
         building_names=building_names,
         poll_interval_s=section.poll_interval_s,
+        commits=commits,
         public_url=public,
         secure_cookies=section.secure_cookies,
         session_idle=dt.timedelta(minutes=section.idle_minutes),

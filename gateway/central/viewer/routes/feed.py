@@ -2,8 +2,9 @@
 
 The stream polls the store every ``poll_interval_s`` (0.5 s by default): the store is the
 only source of truth shared by every collector of a group, and a poll that finds
-nothing costs one indexed query. ``Last-Event-ID`` resumes a dropped stream without a
-gap.
+nothing costs one indexed query. Beside the collector, each of its commits wakes the
+stream at once (:class:`~gateway.central.collector.commits.CommitSignal`).
+``Last-Event-ID`` resumes a dropped stream without a gap.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ async def stream(request: Request) -> Response:
         after = await viewer.store.last_id()
 
     async def wait() -> None:
-        await asyncio.sleep(viewer.poll_interval_s)
+        if viewer.commits is not None:
+            await viewer.commits.wait(viewer.poll_interval_s)
+        else:
+            await asyncio.sleep(viewer.poll_interval_s)
 
     frames = event_frames(viewer.store, filters, after, wait=wait, gone=request.is_disconnected)
     return StreamingResponse(

@@ -5,16 +5,16 @@ expiry) and the ``offline`` Last Will, publishes ``online`` retained, then loops
 the oldest undelivered events (up to ``batch_size`` consecutive ones) go out as one
 :class:`~gateway.mqtt.payloads.EventBatch` at QoS 1, one message in flight at a time,
 so order is kept. Events are marked delivered only when the PUBACK's reason code is
-a success (< 0x80). aiomqtt 2.x ignores PUBACK reason codes, so the publisher
-publishes through the underlying paho client and reads the code in ``on_publish``.
+a success (< 0x80), which :class:`~gateway.mqtt.ack.AckTap` reads (aiomqtt 2.x
+ignores PUBACK reason codes).
 
 A refused PUBACK (>= 0x80, e.g. 0x87 not authorized) never marks anything: it appends
 one ``publish_refused`` alarm event per streak of refusals and backs off. A lost
 connection reconnects with capped exponential backoff and resends what is still
 pending; duplicates across a reconnect are allowed (the collector dedups by node+seq).
 
-The outbox has no "new event" hook, so the publisher polls it every ``poll_interval``
-seconds while idle; :meth:`Publisher.notify` wakes it at once (call it after appending).
+While idle the publisher polls the outbox every ``poll_interval`` seconds;
+:meth:`Publisher.notify` wakes it at once (the node calls it when an event commits).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import aiomqtt
-import paho.mqtt.client as mqtt
 import structlog
 
+from gateway.mqtt.ack import AckTap
 from gateway.mqtt.payloads import MAX_BATCH, EventBatch
 from gateway.mqtt.session import availability_will, persistent_client
 from gateway.mqtt.topics import AVAILABILITY_ONLINE, get, topic_for
@@ -39,60 +39,6 @@ ClientFactory = Callable[[], aiomqtt.Client]
 # Runs beside the event pump for as long as a session lasts (inbound messages, heartbeats);
 # an MQTT error in any of them ends the session and the publisher reconnects.
 Companion = Callable[[aiomqtt.Client], Coroutine[Any, Any, None]]
-
-
-class _AckTap:
-    """Reads PUBACK reason codes from the paho client under an aiomqtt client."""
-
-    _inner: Any
-
-    def __init__(self, client: aiomqtt.Client) -> None:
-        self._client = client
-        self._paho: mqtt.Client = client._client
-        inner: Any = self._paho.on_publish
-        earlier = getattr(inner, "__self__", None)
-        if isinstance(earlier, _AckTap):  # a reused client: wrap the original, not our tap
-            inner = earlier._inner
-        self._inner = inner
-        self._waiting: dict[int, asyncio.Future[int]] = {}
-        self._early: dict[int, int] = {}
-        self._paho.on_publish = self._on_publish
-
-    def _on_publish(self, c: Any, userdata: Any, mid: int, rc: Any, props: Any) -> None:
-        code = int(getattr(rc, "value", rc or 0))
-        future = self._waiting.pop(mid, None)
-        if future is None:
-            self._early[mid] = code
-        elif not future.done():
-            future.set_result(code)
-        if self._inner is not None:
-            self._inner(c, userdata, mid, rc, props)
-
-    async def publish(
-        self, topic: str, payload: bytes, qos: int, retain: bool, timeout: float
-    ) -> int:
-        """Publish and return the PUBACK reason code; :class:`aiomqtt.MqttError` if none comes."""
-        info = self._paho.publish(topic, payload, qos, retain)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            raise aiomqtt.MqttCodeError(info.rc, "could not publish")
-        if info.mid in self._early:
-            return self._early.pop(info.mid)
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting[info.mid] = future
-        disconnected: asyncio.Future[None] = self._client._disconnected
-        waiters: set[asyncio.Future[Any]] = {future, disconnected}
-        try:
-            done, _ = await asyncio.wait(
-                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            self._waiting.pop(info.mid, None)
-        if future in done:
-            return future.result()
-        if disconnected.done() and not disconnected.cancelled():
-            exc = disconnected.exception()
-            raise aiomqtt.MqttError(f"disconnected before PUBACK: {exc}")
-        raise aiomqtt.MqttError("no PUBACK in time")
 
 
 class Publisher:
@@ -190,7 +136,7 @@ class Publisher:
             self.connected.clear()
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        tap = _AckTap(client)
+        tap = AckTap(client)
         availability = get("availability")
         rc = await tap.publish(
             topic_for("availability", site=self._site, node=self._node),

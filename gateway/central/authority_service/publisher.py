@@ -35,7 +35,7 @@ import structlog
 
 from gateway.central.authority_service.state import ServiceState
 from gateway.mqtt import topics
-from gateway.node.publisher import _AckTap  # the one PUBACK reason-code reader; shared
+from gateway.mqtt.ack import AckTap
 
 log = structlog.get_logger("gateway.central.authority_service")
 Sleep = Callable[[float], Awaitable[None]]
@@ -164,7 +164,7 @@ class Publisher:
                 self.connected.clear()
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        tap = _AckTap(client)
+        tap = AckTap(client)
         self._deltas.clear()
         self._waiting = dict(self._current)  # a new session republishes every document
         self.sessions += 1
@@ -183,7 +183,7 @@ class Publisher:
                 self._wake.clear()
                 await self._wake.wait()
 
-    async def _publish(self, tap: _AckTap, message: Outgoing) -> None:
+    async def _publish(self, tap: AckTap, message: Outgoing) -> None:
         spec = topics.get(message.name)
         code = await tap.publish(
             message.topic, message.payload, spec.qos, spec.retain, self._ack_timeout

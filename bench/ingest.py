@@ -224,7 +224,7 @@ async def measure_naive(engine: str, tmp: Path, dsn: str | None) -> dict[str, An
                 go.set()
                 async with asyncio.timeout(TIMEOUT_S):
                     async for message in sub.messages:
-                        batch = EventBatch.model_validate_json(message.payload)  # type: ignore[arg-type]
+                        batch = EventBatch.model_validate_json(message.payload)
                         for e in batch.events:
                             row = (batch.node, e.seq, e.at, canonical_json(e.payload), e.hash)
                             if engine == "sqlite":

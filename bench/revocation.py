@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,10 @@ class _Rounds:
                 await self.changed.wait()
 
 
+def _reached(node: _Node, *, version: int) -> bool:
+    return node.version >= version
+
+
 def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
@@ -218,18 +223,16 @@ async def _rounds(
                 key=world.status_key,
             )  # fmt: skip
             sizes = {"token_bytes": len(token), "delta_bytes": len(delta)}
-            for kind, send, version, size in (
-                ("token", lambda t=token: publish_status_token(centre, SITE, t), iat, len(token)),
-                (
-                    "delta",
-                    lambda d=delta: publish_status_delta(centre, SITE, list_id, d),
-                    iat + 1,
-                    len(delta),
-                ),
-            ):
+            sends: list[tuple[str, Callable[[], Awaitable[None]], int, int]] = [
+                ("token", functools.partial(publish_status_token, centre, SITE, token),
+                 iat, len(token)),
+                ("delta", functools.partial(publish_status_delta, centre, SITE, list_id, delta),
+                 iat + 1, len(delta)),
+            ]  # fmt: skip
+            for kind, send, version, size in sends:
                 t0 = time.perf_counter()
                 await send()
-                await tracker.until(lambda n, v=version: n.version >= v)
+                await tracker.until(functools.partial(_reached, version=version))
                 series[kind].append(max(n.installed_at for n in nodes) - t0)
                 per_node[kind].extend(n.installed_at - t0 for n in nodes)
                 for n in nodes:

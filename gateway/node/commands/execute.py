@@ -116,9 +116,12 @@ def refused_outcome(
 
 
 def _event(**fields: Any) -> dict[str, Any]:
-    # A refusal of a forged or hostile message is a security signal: the centre alarms on it.
-    fields["is_alarm"] = fields["outcome"] == "refused" and fields["reason"] in _ALARMING
+    # Anything on a node's command topic that is not a well-formed command signed for it
+    # (garbage, unsigned, retained, forged, replayed, for another site or node, beyond the
+    # operator's rights) is a security signal, and so is a node that cannot record nonces.
+    # Only an operator's own mistakes (late, early, too long, the wrong door) are not.
+    fields["is_alarm"] = fields["outcome"] == "refused" and fields["reason"] not in _NOT_ALARMING
     return fields
 
 
-_ALARMING = frozenset({"bad_signature", "unknown_signer", "not_allowed", "replayed", "wrong_node"})
+_NOT_ALARMING = frozenset({"expired", "not_yet_valid", "too_long", "unknown_door"})

@@ -131,6 +131,7 @@ async def test_a_signed_unlock_opens_the_door_once_and_its_replay_and_a_forgery_
     await centre.publish(commands, unsigned, qos=1)
     forged = await node.seen.next(_is("command"), mark)
     assert (forged["outcome"], forged["reason"]) == ("refused", "malformed")
+    assert forged["is_alarm"] is True  # unsigned: a security event, not just a refusal
 
 
 async def test_a_retained_command_is_never_acted_on(

@@ -27,13 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 from rich.console import Console
 
 import simulator
+from gateway.central.viewer.actions import MqttActions
+from gateway.central.viewer.serve import load_p256
 from simulator.demo.progress import Board, Tally
 from simulator.demo.viewer import DemoViewer, start_viewer
 from simulator.site.run import Site, summarize
 from simulator.site.scenario import load_scenario
+from simulator.site.site_files import DUTY_DESK, DUTY_DESK_KEY
 
 DEMO_SCENARIO = Path(simulator.__file__).resolve().parent / "scenarios" / "demo.toml"
 DEFAULT_SIM_S_PER_WALL_S = 60.0  # without --duration: a simulated minute a second
@@ -64,6 +68,25 @@ class Pacer:
             await asyncio.sleep(lead)  # pacing for a person watching, not waiting on a result
 
 
+def duty_desk(site: Site) -> MqttActions:
+    """Remote unlock for the demo's operators, signed with the site's duty-desk key.
+
+    Commands carry the *simulated* time: the gates judge their validity window by the
+    simulation's clock, as they judge everything else.
+    """
+    link = site.link
+    assert link is not None
+    key = load_p256(site.root / "site" / DUTY_DESK_KEY)
+    protocol = (
+        aiomqtt.ProtocolVersion.V5 if link.broker.protocol == 5 else aiomqtt.ProtocolVersion.V311
+    )
+    return MqttActions(
+        link.broker.host, link.broker.port, site.scenario.scenario.name, key, DUTY_DESK,
+        clock=site.clock.wall, client_id="demo-duty-desk", username="authority",
+        password=link.accounts.get("authority"), protocol=protocol,
+    )  # fmt: skip
+
+
 def _rate(site: Site, duration_s: float | None) -> float:
     if duration_s is None:
         return DEFAULT_SIM_S_PER_WALL_S
@@ -92,7 +115,7 @@ async def run_demo(
         commits = None if link.collector is None else link.collector.commits
         viewer = await start_viewer(
             link.store, options.workdir, port=options.viewer_port, building_names=names,
-            commits=commits,
+            commits=commits, actions=duty_desk(site),
         )  # fmt: skip
         say(f"viewer: {viewer.url}")
         for user, password in viewer.logins.items():

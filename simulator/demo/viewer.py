@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gateway.central.collector.commits import CommitSignal
 from gateway.central.collector.store import EventStore
+from gateway.central.viewer.actions import StaffActions
 from gateway.central.viewer.app import create_app
 from gateway.central.viewer.auth import AccountStore, Role
 from gateway.central.viewer.serve import ViewerSection, serve_viewer
@@ -43,6 +44,7 @@ async def start_viewer(
     port: int = 0,
     building_names: Mapping[str, str] = {},
     commits: CommitSignal | None = None,
+    actions: StaffActions | None = None,
 ) -> DemoViewer:
     port = port or free_port()
     accounts = AccountStore(root / "viewer.sqlite")
@@ -60,6 +62,7 @@ async def start_viewer(
         public_url=f"http://127.0.0.1:{port}",
         announce=lambda _line: None,  # accounts exist: no setup link is issued
         commits=commits,
+        actions=actions,
     )
     task = asyncio.create_task(serve_viewer(app, section), name="viewer")
     return DemoViewer(f"http://127.0.0.1:{port}/", logins, task)

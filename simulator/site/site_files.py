@@ -16,10 +16,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.central.authority.service import Authority
+from gateway.central.commands import operator_entry
 from gateway.node.policy import sign_document
 from simulator.site.scenario import Building, Scenario, gate_ids
 
 PROFILE = "pi4-pn532-waveshare-relay"
+DUTY_DESK = "duty-desk"  # the policy's operator id for the site's duty desk
+DUTY_DESK_KEY = "duty-desk.pem"  # its private key, beside the signed policy
 PASSAGE_PIN = 16  # free on that profile's board
 UNLOCK_SECONDS = 5
 HELD_OPEN_SECONDS = 30
@@ -44,7 +47,11 @@ def lobby(building: str) -> str:
     return f"{building}-lobby"
 
 
-def policy_document(scenario: Scenario, duty: list[tuple[str, str, str]]) -> dict[str, Any]:
+def policy_document(
+    scenario: Scenario,
+    duty: list[tuple[str, str, str]],
+    operators: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     meta, hours = scenario.scenario, scenario.hours
     doors: dict[str, Any] = {}
     for building in scenario.buildings:
@@ -81,6 +88,7 @@ def policy_document(scenario: Scenario, duty: list[tuple[str, str, str]]) -> dic
             {"holder_id": h, "date": meta.date.isoformat(), "kind": kind, "building": b}
             for h, kind, b in duty
         ],
+        "operators": operators or {},
     }
 
 
@@ -101,7 +109,21 @@ def write_site(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    payload = json.dumps(policy_document(scenario, duty), ensure_ascii=False).encode()
+    # The site's duty desk may unlock and relock any door (gateway demo's viewer signs with it).
+    desk = ec.generate_private_key(ec.SECP256R1())
+    desk_file = root / DUTY_DESK_KEY
+    desk_file.write_bytes(
+        desk.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    desk_file.chmod(0o600)
+    operators = {
+        DUTY_DESK: operator_entry(desk.public_key(), ["unlock", "relock"], name="종합상황실")
+    }
+    payload = json.dumps(policy_document(scenario, duty, operators), ensure_ascii=False).encode()
     files["policy"].write_bytes(sign_document(payload, key))
     files["trust_anchors"].write_bytes(authority.trust_anchor_pem())
     files["status_list_signer_cert"].write_bytes(authority.status_signer_pem())

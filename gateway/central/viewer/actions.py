@@ -78,8 +78,12 @@ class MqttActions:
         posture_key: ec.EllipticCurvePrivateKey | None = None,
         clock: Clock = _utc_now,
         client_id: str = "viewer-actions",
+        username: str | None = None,
+        password: str | None = None,
+        protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5,
     ) -> None:
         self.host, self.port, self.site = host, port, site
+        self._username, self._password, self._protocol = username, password, protocol
         self._operator_key, self._operator_id = operator_key, operator_id
         self._posture_key = posture_key
         self._clock = clock
@@ -123,16 +127,22 @@ class MqttActions:
         )
         signed = sign_posture(state, self._posture_key)
         try:
-            async with aiomqtt.Client(self.host, self.port, identifier=self._client_id) as c:
+            async with self._client() as c:
                 await publish_posture(c, self.site, signed)
         except aiomqtt.MqttError as exc:
             raise ActionError(f"posture not published: {exc}") from exc
         self._last_posture_version = version
         return version
 
+    def _client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.host, self.port, identifier=self._client_id, protocol=self._protocol,
+            username=self._username, password=self._password,
+        )  # fmt: skip
+
     async def _publish(self, topic: str, payload: bytes, qos: int) -> None:
         try:
-            async with aiomqtt.Client(self.host, self.port, identifier=self._client_id) as c:
+            async with self._client() as c:
                 await c.publish(topic, payload, qos=qos, retain=False)
         except aiomqtt.MqttError as exc:
             raise ActionError(f"not published: {exc}") from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.config.devices import parse_nfc_device
 
@@ -141,6 +141,21 @@ class MqttSection(Section):
     )
     heartbeat_seconds: float = Field(default=30.0, ge=1, le=3600)
     batch_size: int = Field(default=100, ge=1, le=500, description="events per MQTT message")
+    tls_ca_file: Path | None = Field(
+        default=None, description="the site CA (PEM): set it to speak TLS, e.g. on port 8883"
+    )
+    tls_cert_file: Path | None = Field(
+        default=None, description="this node's client certificate (PEM), if the broker asks"
+    )
+    tls_key_file: Path | None = Field(default=None, description="its private key (PEM, 0600)")
+
+    @model_validator(mode="after")
+    def _tls_coherent(self) -> MqttSection:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.tls_cert_file is not None and self.tls_ca_file is None:
+            raise ValueError("a client certificate needs tls_ca_file to check the broker")
+        return self
 
 
 class StateSection(Section):

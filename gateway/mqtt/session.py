@@ -46,11 +46,13 @@ def persistent_client(
     keepalive: int = 60,
     username: str | None = None,
     password: str | None = None,
+    tls: aiomqtt.TLSParameters | None = None,
 ) -> aiomqtt.Client:
     """A client whose session (subscriptions, queued QoS 1) survives disconnects.
 
     ``username``/``password`` are for brokers that authenticate (the embedded
-    broker always does: amqtt queues nothing for an anonymous session).
+    broker always does: amqtt queues nothing for an anonymous session); ``tls``
+    for a TLS listener (the site's Mosquitto: deploy/mosquitto/production.conf).
     """
     if protocol is aiomqtt.ProtocolVersion.V5:
         return aiomqtt.Client(
@@ -64,6 +66,7 @@ def persistent_client(
             keepalive=keepalive,
             username=username,
             password=password,
+            tls_params=tls,
         )
     return aiomqtt.Client(
         hostname,
@@ -75,4 +78,5 @@ def persistent_client(
         keepalive=keepalive,
         username=username,
         password=password,
+        tls_params=tls,
     )

@@ -121,6 +121,15 @@ def publisher_factory(
     site, node_id = node.config.node.site, node.config.node.node_id
     protocol = aiomqtt.ProtocolVersion.V5 if mqtt.protocol == 5 else aiomqtt.ProtocolVersion.V311
 
+    tls = None
+    if mqtt.tls_ca_file is not None:
+        cert, key = mqtt.tls_cert_file, mqtt.tls_key_file
+        tls = aiomqtt.TLSParameters(
+            ca_certs=str(node.resolve(mqtt.tls_ca_file)),
+            certfile=None if cert is None else str(node.resolve(cert)),
+            keyfile=None if key is None else str(node.resolve(key)),
+        )
+
     def client() -> aiomqtt.Client:
         return persistent_client(
             mqtt.host,
@@ -130,6 +139,7 @@ def publisher_factory(
             will=availability_will(site, node_id),
             username=mqtt.username or node_id,
             password=password,
+            tls=tls,
         )
 
     return functools.partial(

@@ -62,7 +62,12 @@ def signed_policy(keys: CentreKeys, version: int, **changes: Any) -> bytes:
 
 
 def write_linked_site(
-    root: Path, host: str, port: int, protocol: int = 5, password: str | None = None
+    root: Path,
+    host: str,
+    port: int,
+    protocol: int = 5,
+    password: str | None = None,
+    mqtt_extra: str = "",
 ) -> CentreKeys:
     config = write_site(root, "udp:127.0.0.1:50000")
     keys = CentreKeys()
@@ -82,7 +87,7 @@ def write_linked_site(
     with config.open("a", encoding="utf-8") as f:
         f.write(
             f'\n[mqtt]\nhost = "{host}"\nport = {port}\nprotocol = {protocol}\n'
-            f"heartbeat_seconds = 3600\n{login}"
+            f"heartbeat_seconds = 3600\n{login}{mqtt_extra}"
             '\n[state]\ndir = "state"\n'
         )
     return keys

@@ -255,3 +255,19 @@ def test_a_profile_without_indicator_pins_needs_the_node_to_give_them(tmp_path: 
         load_node_config(EXAMPLES / "node-pi4-pn532.toml", profiles)
     messages = [f.message for f in caught.value.findings]
     assert "no pin for buzzer: neither the node nor the profile sets it" in messages
+
+
+def test_a_client_certificate_without_its_key_is_named_in_mqtt(tmp_path: Path) -> None:
+    text = (EXAMPLES / "node-pi4-pn532.toml").read_text(encoding="utf-8")
+    assert "[mqtt]\n" in text
+    path = tmp_path / "node.toml"
+    path.write_text(
+        text.replace("[mqtt]\n", '[mqtt]\ntls_ca_file = "ca.pem"\ntls_cert_file = "node.pem"\n'),
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_node_config(path)
+    (finding,) = caught.value.findings
+    assert finding.key.startswith("mqtt")
+    assert "tls_cert_file and tls_key_file go together" in finding.message
+    assert finding.line is not None

@@ -6,6 +6,8 @@ faults, never the system broker on 1883.
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -36,6 +38,16 @@ def mosquitto_path() -> str | None:
     return None
 
 
+def _give_to_broker_user(directory: Path) -> None:
+    if os.geteuid() != 0:
+        return  # Mosquitto runs as us and can write here
+    try:
+        user = pwd.getpwnam("mosquitto")
+    except KeyError:
+        return  # no such user: Mosquitto stays root
+    os.chown(directory, user.pw_uid, user.pw_gid)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))
@@ -57,13 +69,17 @@ def running_mosquitto(
     """Start test.conf plus ``extra`` lines; ``files`` are written to ``$data_dir`` first.
 
     Started as root, Mosquitto drops to the ``mosquitto`` user before it reads
-    an acl_file or password_file, so the directory is made world-readable.
+    an acl_file or password_file, so the directory is made world-readable, and
+    before it writes ``mosquitto.db``, so the directory is given to that user:
+    without it ``persistence true`` saves nothing, silently, and a restarted
+    broker has forgotten every session, subscription and queued message.
     """
     exe = mosquitto_path()
     if exe is None:
         raise FileNotFoundError("mosquitto is not installed")
     with tempfile.TemporaryDirectory(prefix="mosquitto-") as tmp:
         Path(tmp).chmod(0o755)
+        _give_to_broker_user(Path(tmp))
         for name, text in (files or {}).items():
             (Path(tmp) / name).write_text(text, encoding="utf-8")
             (Path(tmp) / name).chmod(0o644)

@@ -31,9 +31,13 @@ class Section(BaseModel):
 class MqttSection(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=1883, ge=1, le=65535)
-    protocol: Literal[5, 311] = Field(default=5, description="5: shared subscription; 311: plain")
+    protocol: Literal[5, 311] = Field(default=5, description="MQTT 5 (Mosquitto) or 3.1.1")
     client_id: str = Field(default="collector-1", min_length=1, max_length=64)
-    share_group: Ident = "collectors"
+    share_group: Ident | None = Field(
+        default=None,
+        description="MQTT 5 only: several collectors split the events as $share/<group>/…; "
+        "unset: one collector, a plain subscription (docs/collector.md on broker restarts)",
+    )
     site: Ident | None = Field(default=None, description="subscribe to one site; None: every site")
     session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     keepalive_s: int = Field(default=30, ge=5)

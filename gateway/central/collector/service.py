@@ -45,7 +45,7 @@ def subscriptions(loaded: LoadedCollector) -> list[str]:
     events = subscription("events", site=mqtt.site)
     heartbeat = subscription("heartbeat", site=mqtt.site)
     availability = subscription("availability", site=mqtt.site)
-    if mqtt.protocol == 5:
+    if mqtt.protocol == 5 and mqtt.share_group is not None:
         prefix = f"$share/{mqtt.share_group}/"
         return [prefix + events, prefix + heartbeat, availability]
     return [events, heartbeat, availability]

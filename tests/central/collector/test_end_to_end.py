@@ -59,12 +59,17 @@ async def _until_stored(collector: Collector, store: EventStore, n: int) -> None
             await collector.progress.wait()
 
 
-def _config(tmp: Path, broker: Broker, site: str, key: Ed25519PrivateKey, protocol: int) -> Path:
+def _config(
+    tmp: Path, broker: Broker, site: str, key: Ed25519PrivateKey, protocol: int,
+    share: str | None = None,
+) -> Path:  # fmt: skip
     public = base64.urlsafe_b64encode(public_key_bytes(key)).decode().rstrip("=")
+    group = "" if share is None else f'share_group = "{share}"\n'
+
     path = tmp / "collector.toml"
     path.write_text(
         f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\nprotocol = {protocol}\n'
-        f'client_id = "collector-{site}"\nsite = "{site}"\nsession_expiry_s = 300\n'
+        f'client_id = "collector-{site}"\nsite = "{site}"\nsession_expiry_s = 300\n{group}'
         f'[store]\nurl = "sqlite:store.sqlite"\n[nodes.{NODE}]\npublic_key = "{public}"\n',
         encoding="utf-8",
     )
@@ -86,12 +91,15 @@ async def _node(tmp: Path, broker: Broker, site: str) -> AsyncIterator[tuple[Out
         await box.aclose()
 
 
-@pytest.mark.parametrize("protocol", [5, 311])
-async def test_exactly_once_across_a_collector_restart(tmp_path: Path, protocol: int) -> None:
+@pytest.mark.parametrize(("protocol", "share"), [(5, None), (5, "collectors"), (311, None)])
+async def test_exactly_once_across_a_collector_restart(
+    tmp_path: Path, protocol: int, share: str | None
+) -> None:
     site = f"t-{uuid.uuid4().hex[:12]}"
     with running_mosquitto() as broker:
         async with _node(tmp_path, broker, site) as (box, publisher):
-            loaded = load_collector_config(_config(tmp_path, broker, site, box._key, protocol))
+            config = _config(tmp_path, broker, site, box._key, protocol, share)
+            loaded = load_collector_config(config)
             store = SqliteStore(tmp_path / "store.sqlite")
             first = Collector(loaded, store, reconnect_sleep=_no_wait)
             running = asyncio.create_task(first.run())

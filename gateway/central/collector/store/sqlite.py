@@ -118,12 +118,14 @@ class SqliteStore:
         cancelled collector never leaves the shared connection inside a transaction."""
         db = await self._conn()
         async with self._lock:
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                # BEGIN inside the try: a cancellation while it is queued on aiosqlite's
+                # thread still runs it there, and must still be rolled back.
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
-                    await db.execute("ROLLBACK")
+                    await asyncio.shield(db.execute("ROLLBACK"))
                 raise
             await db.execute("COMMIT")
 

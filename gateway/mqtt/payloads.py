@@ -29,6 +29,7 @@ Version = Annotated[int, Field(ge=1, description="only moves forward; older valu
 PostureName = Literal["normal", "level4", "level3", "level2", "level1", "lockdown", "fire"]
 GENESIS_HASH = "0" * 64
 MAX_BATCH = 500
+MAX_RESEND = 10_000
 
 
 class Payload(BaseModel):
@@ -144,6 +145,32 @@ class CommandResult(Payload):
 
 
 # --- centre → node -------------------------------------------------------------------------
+
+
+class ResendRequest(Payload):
+    """The collector asks a node to publish its events ``from_seq``..``to_seq`` again.
+
+    Sent when the collector sees a gap it cannot otherwise fill (events the broker
+    acknowledged to the node and then lost, e.g. across a broker restart). It needs no
+    signature: it can only make the node re-send events that carry the node's own
+    signatures, which the collector checks and deduplicates by (node, seq). The node
+    caps the span and keeps one range in hand, so a flood of requests costs little.
+    """
+
+    v: Literal[1] = 1
+    site: Ident
+    node: Ident
+    from_seq: int = Field(ge=1)
+    to_seq: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _span(self) -> Self:
+        if self.to_seq < self.from_seq:
+            raise ValueError("to_seq must not be below from_seq")
+        if self.to_seq - self.from_seq >= MAX_RESEND:
+            raise ValueError(f"at most {MAX_RESEND} events per request")
+        return self
+
 
 
 class StatusListClaims(Payload):

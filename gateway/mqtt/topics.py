@@ -113,6 +113,10 @@ TOPICS: dict[str, Topic] = {
             "Signed operator commands (unlock N s, relock, resync); never retained.",
         ),
         _topic(
+            "resend", "node/{node}/resend", 1, False, _C2N, p.ResendRequest, _J,
+            "The collector asks for events again to fill a gap (signed events; deduplicated).",
+        ),
+        _topic(
             "status_list", "status-list/{list}", 1, True, _C2N, p.StatusListClaims, _CWT,
             "The current Status List Token (CWT) of one list.",
         ),

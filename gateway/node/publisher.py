@@ -27,7 +27,7 @@ import aiomqtt
 import structlog
 
 from gateway.mqtt.ack import AckTap
-from gateway.mqtt.payloads import MAX_BATCH, EventBatch
+from gateway.mqtt.payloads import MAX_BATCH, MAX_RESEND, EventBatch
 from gateway.mqtt.session import availability_will, persistent_client
 from gateway.mqtt.topics import AVAILABILITY_ONLINE, get, topic_for
 from gateway.node.outbox import Event, Outbox
@@ -82,6 +82,8 @@ class Publisher:
         self.delivered_seq = 0  # the highest seq marked delivered by this publisher
         self._progress = asyncio.Event()
         self._subscriptions = tuple(subscriptions)
+        self._resend: tuple[int, int] | None = None  # a range the collector asked for again
+        self.resent = 0
         self._companions = tuple(companions)
 
     def _default_client(self) -> aiomqtt.Client:
@@ -152,6 +154,9 @@ class Publisher:
         refusals = 0
         while True:
             self._wake.clear()  # before reading: a notify() from now on is not missed
+            if self._resend is not None:
+                await self._resend_some(tap)
+                continue
             batch = await self._outbox.pending_async(self._batch_size)
             if not batch:
                 await self._idle()
@@ -169,6 +174,39 @@ class Publisher:
             delay = self._backoff(refusals)
             refusals += 1
             await self._sleep(delay)
+
+    def resend(self, from_seq: int, to_seq: int) -> None:
+        """Publish events ``from_seq``..``to_seq`` again (the collector saw them lost).
+
+        One range is held at a time (a new request widens it); the events go out as
+        they are stored, signatures and all, ahead of what is pending, and nothing is
+        marked. Events already pruned (past the outbox's retention) cannot be sent.
+        """
+        held = self._resend
+        if held is not None:
+            from_seq, to_seq = min(from_seq, held[0]), max(to_seq, held[1])
+        self._resend = (from_seq, min(to_seq, from_seq + MAX_RESEND - 1))
+        self._wake.set()
+
+    async def _resend_some(self, tap: AckTap) -> None:
+        assert self._resend is not None
+        first, last = self._resend
+        count = min(self._batch_size, last - first + 1)
+        batch = await asyncio.to_thread(self._outbox.events, first - 1, count)
+        batch = [e for e in batch if e.seq <= last]
+        if not batch:  # pruned, or never written: nothing more to send
+            log.warning("resend_unavailable", first_seq=first, last_seq=last)
+            self._resend = None
+            return
+        rc = await tap.publish(
+            self._topic, self._payload(batch), self._qos, False, self._ack_timeout
+        )
+        if rc >= 0x80:
+            await self._refused(batch, rc)
+            return
+        self.resent += len(batch)
+        following = batch[-1].seq + 1
+        self._resend = None if following > last else (following, last)
 
     async def _idle(self) -> None:
         try:

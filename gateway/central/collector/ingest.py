@@ -51,6 +51,7 @@ class IngestStats:
     duplicates: int = 0  # redeliveries and genuine replays, ignored
     quarantined: int = 0
     commits: int = 0
+    resend_requests: int = 0  # gaps asked of their node again
 
 
 @dataclass

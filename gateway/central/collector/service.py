@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
@@ -27,8 +28,10 @@ from gateway.central.collector.ingest import Incoming, Ingest
 from gateway.central.collector.model import WriteSet
 from gateway.central.collector.retention import purge_forever
 from gateway.central.collector.store import EventStore
+from gateway.mqtt.payloads import MAX_RESEND, ResendRequest
 from gateway.mqtt.session import persistent_client
-from gateway.mqtt.topics import subscription
+from gateway.mqtt.topics import get as get_topic
+from gateway.mqtt.topics import subscription, topic_for
 
 log = structlog.get_logger("gateway.central.collector")
 Clock = Callable[[], dt.datetime]
@@ -38,6 +41,10 @@ ClientFactory = Callable[[], aiomqtt.Client]
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+RESEND_AFTER_S = 10.0  # ask again for a gap still open after this long
+RESEND_RANGES = 8  # at most this many gaps of one node asked for per commit
 
 
 def subscriptions(loaded: LoadedCollector) -> list[str]:
@@ -77,6 +84,8 @@ class Collector:
         self.subscribed = asyncio.Event()
         self.progress = asyncio.Event()
         self.commits = CommitSignal()  # wakes a viewer's live feed in this process
+        self._asked: dict[tuple[str, int, int], float] = {}  # (node, first, last) -> when
+        self._monotonic = time.monotonic
 
     def _default_client(self) -> aiomqtt.Client:
         mqtt = self.loaded.config.mqtt
@@ -164,9 +173,40 @@ class Collector:
         for m in messages:  # only now: the broker may forget them
             if m.qos > 0:
                 client._client.ack(m.mid, m.qos)
+        await self._ask_for_gaps(client, changes)
         self.progress.set()
         if changes:
             self.commits.notify()
+
+    async def _ask_for_gaps(self, client: aiomqtt.Client, changes: WriteSet) -> None:
+        """Ask a node again for what its chain is missing (a broker lost it, say).
+
+        The node re-publishes those events, signed as before; they fill the gap, which
+        clears its alarm. A range is asked for again only after ``RESEND_AFTER_S``.
+        """
+        if not changes.chains:
+            return
+        sites = {e.node: e.site for e in changes.events}
+        now = self._monotonic()
+        spec = get_topic("resend")
+        for node, chain in changes.chains.items():
+            site = sites.get(node)
+            if site is None:
+                continue
+            for first, last in chain.gaps[:RESEND_RANGES]:
+                if now - self._asked.get((node, first, last), -RESEND_AFTER_S) < RESEND_AFTER_S:
+                    continue
+                self._asked[(node, first, last)] = now
+                upto = min(last, first + MAX_RESEND - 1)
+                request = ResendRequest(site=site, node=node, from_seq=first, to_seq=upto)
+                await client.publish(
+                    topic_for("resend", site=site, node=node),
+                    request.model_dump_json().encode(),
+                    qos=spec.qos,
+                    retain=spec.retain,
+                )
+                self.ingest.stats.resend_requests += 1
+                log.warning("resend_requested", node=node, from_seq=first, to_seq=upto)
 
     async def _watch_heartbeats(self) -> None:
         interval = self.loaded.config.alarms.heartbeat_interval_s

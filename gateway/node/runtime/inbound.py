@@ -19,6 +19,7 @@ import aiomqtt
 import structlog
 
 from gateway.mqtt import topics
+from gateway.mqtt.payloads import ResendRequest
 from gateway.node.commands import (
     Accepted,
     CommandGate,
@@ -27,6 +28,7 @@ from gateway.node.commands import (
     run_command,
 )
 from gateway.node.policy import CompiledPolicy, LoadedPolicy
+from gateway.node.publisher import Publisher
 from gateway.node.runtime.memory import return_freed_memory
 from gateway.node.runtime.node import GateNode
 from gateway.node.sync import AppliedPosture, Syncer
@@ -121,6 +123,7 @@ class NodeInbound:
         self.now = now
         self.sink = sink
         self.flush = flush
+        self.publisher: Publisher | None = None
 
     def on_started(self) -> None:
         """Reinstall what the sync layer kept across the restart, now that the door runs."""
@@ -130,8 +133,15 @@ class NodeInbound:
 
     def subscriptions(self) -> Sequence[tuple[str, int]]:
         subs = [(topics.subscription(n, site=self.site), topics.get(n).qos) for n in SYNC_TOPICS]
-        commands = topics.subscription("commands", site=self.site, node=self.node_id)
-        return [*subs, (commands, topics.get("commands").qos)]
+        own = [
+            (topics.subscription(name, site=self.site, node=self.node_id), topics.get(name).qos)
+            for name in ("commands", "resend")
+        ]
+        return [*subs, *own]
+
+    def attach_publisher(self, publisher: Publisher) -> None:
+        """Where a collector's resend request goes (set by the node service)."""
+        self.publisher = publisher
 
     async def handle(
         self, client: aiomqtt.Client, topic: str, payload: bytes, *, retained: bool
@@ -143,11 +153,28 @@ class NodeInbound:
         if found.name == "commands":
             await self._command(client, payload, retained)
             return
+        if found.name == "resend":
+            self._resend(payload, retained)
+            return
         events = await asyncio.to_thread(
             self.syncer.handle, found.name, found.params, payload, retained=retained, now=self.now()
         )
         for event in events:
             self.gate.emit(event.kind, **event.fields)
+
+    def _resend(self, payload: bytes, retained: bool) -> None:
+        try:
+            request = ResendRequest.model_validate_json(payload)
+        except ValueError as exc:
+            self.gate.emit("resend", outcome="refused", reason="invalid", detail=str(exc)[:200])
+            return
+        if retained or (request.site, request.node) != (self.site, self.node_id):
+            self.gate.emit("resend", outcome="refused", reason="retained_or_not_ours")
+            return
+        if self.publisher is None:
+            return
+        self.publisher.resend(request.from_seq, request.to_seq)
+        self.gate.emit("resend", outcome="queued", from_seq=request.from_seq, to_seq=request.to_seq)
 
     async def _command(self, client: aiomqtt.Client, payload: bytes, retained: bool) -> None:
         now = self.now()

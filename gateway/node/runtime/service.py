@@ -47,6 +47,8 @@ class Inbound(Protocol):
 
     def on_started(self) -> None: ...
 
+    def attach_publisher(self, publisher: Publisher) -> None: ...
+
     async def handle(
         self, client: aiomqtt.Client, topic: str, payload: bytes, *, retained: bool
     ) -> None: ...
@@ -86,6 +88,8 @@ class NodeService:
             self.publisher = publisher_factory(
                 subscriptions=subscriptions, companions=tuple(companions)
             )
+            if inbound is not None:
+                inbound.attach_publisher(self.publisher)
         notify = None if self.publisher is None else self.publisher.notify
         gate.listeners.append(outbox.node_listener(on_committed=notify))
 

@@ -172,7 +172,6 @@ class ResendRequest(Payload):
         return self
 
 
-
 class StatusListClaims(Payload):
     """Logical view of a Status List Token (CWT). See gateway/credentials/status_list.py."""
 
